@@ -1,0 +1,160 @@
+"""Keras callbacks for training runs: checkpoints, resume state, images.
+
+`EpochCheckpoint` saves the whole model (weights and optimizer state)
+after every epoch to `checkpoints/last.keras`, keeps `best.keras` by a
+monitored metric, and records progress in `checkpoints/state.json`; every
+file is written to a temporary name and renamed, so a crash (even SIGKILL)
+never leaves a half-written checkpoint. `PredictionImages` logs
+image | ground truth | prediction strips to TensorBoard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_fastfcn.utils.files import atomic_path
+from keras_fastfcn.utils.files import atomic_write_text
+from keras_fastfcn.visualize import colorize
+from keras_fastfcn.weights.saving import save_atomically
+
+LAST = "last.keras"
+BEST = "best.keras"
+STATE = "state.json"
+
+
+def read_state(checkpoint_dir: str | os.PathLike) -> dict | None:
+    """The saved training state (`{"epoch": completed epochs, ...}`) or
+    `None` when the directory holds no complete checkpoint."""
+    checkpoint_dir = Path(checkpoint_dir)
+    state_path = checkpoint_dir / STATE
+    if not (state_path.is_file() and (checkpoint_dir / LAST).is_file()):
+        return None
+    try:
+        return json.loads(state_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"Corrupt training state {state_path}: {error}. Delete the "
+            "checkpoint directory to start over."
+        ) from error
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Save `last.keras` each epoch and `best.keras` when `monitor` improves.
+
+    Args:
+        checkpoint_dir: directory for the files.
+        monitor: metric in the epoch logs, e.g. `"val_mean_iou"`.
+        mode: `"max"` or `"min"`.
+        best: best value reached before (when resuming).
+    """
+
+    def __init__(
+        self,
+        checkpoint_dir: str | os.PathLike,
+        monitor: str,
+        mode: str = "max",
+        best: float | None = None,
+    ):
+        super().__init__()
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.monitor = monitor
+        self.mode = mode
+        self.best = best
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        last = self.checkpoint_dir / LAST
+        save_atomically(self.model, last)
+        value = logs.get(self.monitor)
+        if value is not None and self._improved(float(value)):
+            self.best = float(value)
+            _copy_atomically(last, self.checkpoint_dir / BEST)
+        state = {
+            "epoch": epoch + 1,
+            "monitor": self.monitor,
+            "best": self.best,
+            "logs": {k: float(v) for k, v in logs.items()},
+        }
+        atomic_write_text(
+            self.checkpoint_dir / STATE, json.dumps(state, indent=2)
+        )
+
+
+class PredictionImages(keras.callbacks.Callback):
+    """Log image | label | prediction strips to TensorBoard every epoch.
+
+    Args:
+        log_dir: TensorBoard directory.
+        images: uint8 `(n, height, width, 3)` pictures to show.
+        normalized: float32 `(n, height, width, 3)` model inputs.
+        labels: int `(n, height, width)` ground truth (ignore -> black).
+        palette: uint8 `(num_classes, 3)`.
+    """
+
+    def __init__(self, log_dir, images, normalized, labels, palette):
+        super().__init__()
+        self.log_dir = str(log_dir)
+        self.images = np.asarray(images)
+        self.normalized = np.asarray(normalized, np.float32)
+        self.labels = np.asarray(labels)
+        self.palette = np.asarray(palette, np.uint8)
+
+    def strips(self) -> np.ndarray:
+        """uint8 `(n, height, 3 * width, 3)` strips for the current model."""
+        output = self.model.predict(self.normalized, verbose=0)
+        logits = output["logits"] if isinstance(output, dict) else output
+        predictions = np.argmax(logits, axis=-1)
+        rows = []
+        for image, label, prediction in zip(
+            self.images, self.labels, predictions
+        ):
+            known = np.where(label < len(self.palette), label, 0)
+            truth = colorize(known, self.palette)
+            truth[label >= len(self.palette)] = 0
+            rows.append(
+                np.concatenate(
+                    [image, truth, colorize(prediction, self.palette)], axis=1
+                )
+            )
+        return np.stack(rows)
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        writer = tf.summary.create_file_writer(
+            os.path.join(self.log_dir, "images")
+        )
+        with writer.as_default():
+            tf.summary.image(
+                "image | label | prediction",
+                self.strips(),
+                step=epoch,
+                max_outputs=len(self.images),
+            )
+        writer.flush()
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Add the optimizer's current learning rate to the epoch logs."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            lr = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))

@@ -1,0 +1,119 @@
+"""`python -m keras_fastfcn.convert`: official FastFCN checkpoint -> Keras.
+
+    # weights for build_model("encnet_jpu", "resnet50", 150, aux=True,
+    # se_loss=True)
+    python -m keras_fastfcn.convert encnet_jpu_res50_ade.pth.tar \\
+        --model encnet_jpu --backbone resnet50 --num-classes 150 \\
+        --out encnet_jpu_ade20k.weights.h5
+    # a whole model, without the training-only aux / SE branches
+    python -m keras_fastfcn.convert ckpt.pth --out model.keras \\
+        --no-aux --no-se-loss
+
+--model, --backbone and --num-classes default to what the checkpoint's
+keys show; given, they must agree with it. --aux / --se-loss default to
+the branches the checkpoint has; with --no-aux / --no-se-loss those
+tensors are skipped and reported. The input is read with
+torch.load(weights_only=True) (needs the [torch] extra) or, for .npz state
+dicts, with numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from keras_fastfcn.models.segmenter import HEADS
+from keras_fastfcn.weights.checkpoint import CheckpointError
+from keras_fastfcn.weights.conversion import convert_checkpoint
+from keras_fastfcn.weights.transfer import WeightMismatchError
+
+OFFICIAL_BACKBONES = ("resnet50", "resnet101", "resnet152")
+# Official `jpu=None` (dilated baseline), `JPU`, `JPU_X`.
+OFFICIAL_SUFFIXES = ("", "_jpu", "_jpux")
+
+
+def official_model_names() -> list[str]:
+    """Model names that official checkpoints exist for."""
+    return [head + suffix for head in HEADS for suffix in OFFICIAL_SUFFIXES]
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_fastfcn.convert",
+        description="Convert an official FastFCN PyTorch checkpoint to "
+        "Keras (.weights.h5 or .keras).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument("source", type=Path, help=".pth / .pth.tar / .npz")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output file: *.weights.h5 (weights) or *.keras (whole model)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=official_model_names(),
+        help="default: read from the checkpoint",
+    )
+    parser.add_argument(
+        "--backbone",
+        choices=OFFICIAL_BACKBONES,
+        help="default: read from the checkpoint",
+    )
+    parser.add_argument(
+        "--num-classes", type=int, help="default: read from the checkpoint"
+    )
+    parser.add_argument(
+        "--aux",
+        action=argparse.BooleanOptionalAction,
+        help="build the auxiliary head (default: if the checkpoint has it)",
+    )
+    parser.add_argument(
+        "--se-loss",
+        action=argparse.BooleanOptionalAction,
+        help="build the EncNet SE branch (default: if the checkpoint has it)",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar or report"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    try:
+        model, report = convert_checkpoint(
+            args.source,
+            args.out,
+            args.model,
+            args.backbone,
+            args.num_classes,
+            aux=args.aux,
+            se_loss=args.se_loss,
+            progress=not args.quiet,
+        )
+    except (
+        CheckpointError,
+        WeightMismatchError,
+        ValueError,
+        FileNotFoundError,
+        ModuleNotFoundError,
+    ) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(report.summary())
+        print(
+            f"Wrote {args.out}: build_model({model.name!r}, "
+            f"'resnet{model.backbone.depth}', {model.num_classes}, "
+            f"aux={model.aux}, se_loss={model.se_loss})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""tf.data pipelines for training and evaluation.
+
+Training order and augmentation are pure functions of ``seed``: epoch ``e``
+visits the files in the order of a stateless shuffle keyed by
+``(seed, e)``, and example number ``i`` (counted from the start of training)
+is augmented with a stateless seed derived from ``(seed, i)``. A resumed run
+that passes ``start_example`` therefore sees exactly the batches the
+uninterrupted run would have seen.
+"""
+
+import tensorflow as tf
+
+from keras_fastfcn.data import augment
+from keras_fastfcn.data.decode import make_example_loader
+from keras_fastfcn.data.spec import DatasetSpec
+
+EVAL_MODES = ("val", "full")
+_ORDER_STREAM = 0
+_AUGMENT_STREAM = 1
+
+
+def _positive(name: str, value: int) -> None:
+    if not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def _check_not_empty(spec: DatasetSpec) -> None:
+    if len(spec) == 0:
+        raise ValueError(f"Dataset {spec!r} has no examples.")
+
+
+def _stream_seed(seed: int, stream: int, counter: tf.Tensor) -> tf.Tensor:
+    """Independent ``(2,)`` stateless seed per (stream, counter)."""
+    base = tf.constant([seed, stream], tf.int64)
+    return tf.random.experimental.stateless_fold_in(
+        base, tf.cast(counter, tf.int64)
+    )
+
+
+def _file_order(num_files: int, seed: int, start_epoch: int):
+    """Endless dataset of file indices, reshuffled (statelessly) per epoch."""
+
+    def epoch_order(epoch):
+        order = tf.range(num_files, dtype=tf.int64)
+        return tf.random.experimental.stateless_shuffle(
+            order, _stream_seed(seed, _ORDER_STREAM, epoch)
+        )
+
+    epochs = tf.data.Dataset.counter(start=start_epoch)
+    return epochs.map(epoch_order).unbatch()
+
+
+def make_train_dataset(
+    spec: DatasetSpec,
+    batch_size: int,
+    crop_size: int = 480,
+    base_size: int = 520,
+    seed: int = 0,
+    blur: bool = True,
+    jitter: bool = False,
+    cache: bool = False,
+    shuffle_buffer: int | None = None,
+    num_parallel_calls: int = tf.data.AUTOTUNE,
+    start_example: int = 0,
+) -> tf.data.Dataset:
+    """Endless, shuffled, augmented, batched training data.
+
+    Args:
+        spec: Training split (e.g. ``load_dataset("ade20k", d, "train")``).
+        batch_size: Examples per batch (the last partial batch of the
+            stream never occurs: batches use ``drop_remainder=True``).
+        crop_size: Output height and width (official 480).
+        base_size: The random short side is uniform in
+            ``[base_size / 2, 2 * base_size]`` (official 520).
+        seed: Seeds the file order and all augmentation.
+        blur: Random Gaussian blur (p = 0.5), as in the official recipe.
+        jitter: Random brightness/contrast/saturation (not official).
+        cache: Keep decoded examples in memory (all of them: for small
+            datasets). Without cache, every epoch is a full stateless
+            reshuffle of the file list; with cache, decoded examples are
+            shuffled by a tf.data buffer of ``shuffle_buffer`` examples
+            seeded with ``seed`` (reproducible as long as TensorFlow's
+            global seed is unchanged), and the first batch waits until the
+            buffer is full.
+        shuffle_buffer: Buffer size when ``cache``; default: all examples.
+            Ignored without ``cache`` (the file list is fully shuffled).
+        num_parallel_calls: Parallelism of decoding and augmentation.
+        start_example: Examples already consumed (``steps * batch_size``)
+            when resuming; the stream continues exactly where it stopped.
+
+    Returns:
+        A dataset of ``(images, labels)``: float32
+        ``(batch_size, crop_size, crop_size, 3)`` ImageNet-normalised images
+        and int32 ``(batch_size, crop_size, crop_size)`` train ids with
+        ``spec.ignore_label`` for ignored pixels.
+    """
+    _check_not_empty(spec)
+    for name, value in (
+        ("batch_size", batch_size),
+        ("crop_size", crop_size),
+        ("base_size", base_size),
+    ):
+        _positive(name, value)
+    if not isinstance(start_example, int) or start_example < 0:
+        raise ValueError(
+            f"start_example must be a non-negative integer, got "
+            f"{start_example!r}."
+        )
+    load = make_example_loader(spec)
+    paths = tf.constant(spec.image_paths), tf.constant(spec.label_paths)
+    num_files = len(spec)
+
+    def load_file(index, file_index):
+        image, label = load(
+            tf.gather(paths[0], file_index), tf.gather(paths[1], file_index)
+        )
+        return index, image, label
+
+    def transform(index, image, label):
+        return augment.train_transform(
+            image,
+            label,
+            _stream_seed(seed, _AUGMENT_STREAM, index),
+            crop_size=crop_size,
+            base_size=base_size,
+            ignore_label=spec.ignore_label,
+            blur=blur,
+            jitter=jitter,
+        )
+
+    if cache:
+        decoded = tf.data.Dataset.range(num_files).map(
+            lambda i: load_file(i, i)[1:], num_parallel_calls
+        )
+        buffer = num_files if shuffle_buffer is None else shuffle_buffer
+        _positive("shuffle_buffer", buffer)
+        stream = (
+            decoded.cache()
+            .shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+            .repeat()
+            .enumerate()
+            .skip(start_example)
+            .map(lambda i, pair: (i, *pair))
+        )
+    else:
+        start_epoch, offset = divmod(start_example, num_files)
+        stream = (
+            _file_order(num_files, seed, start_epoch)
+            .enumerate(start=start_epoch * num_files)
+            .skip(offset)
+            .map(load_file, num_parallel_calls)
+        )
+    return (
+        stream.map(transform, num_parallel_calls)
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def make_eval_dataset(
+    spec: DatasetSpec,
+    crop_size: int = 480,
+    mode: str = "val",
+    batch_size: int = 1,
+    num_parallel_calls: int = tf.data.AUTOTUNE,
+    with_paths: bool = False,
+) -> tf.data.Dataset:
+    """One pass over a split, in file order, without randomness.
+
+    Args:
+        spec: Evaluation split.
+        crop_size: Short side and centre-crop size in ``"val"`` mode.
+        mode: ``"val"``: the official in-training validation transform
+            (short side resized to ``crop_size``, centre crop), batchable.
+            ``"full"``: the whole image at its own resolution, for the
+            evaluator (``batch_size > 1`` needs equally sized images).
+        batch_size: Examples per batch (the last batch may be smaller).
+        num_parallel_calls: Parallelism of decoding and transforms.
+        with_paths: Also yield the image paths.
+
+    Returns:
+        A dataset of ``(images, labels)`` (plus ``image_paths``, string
+        ``(batch,)``, when ``with_paths``): float32 ``(batch, height, width,
+        3)`` normalised images and int32 ``(batch, height, width)`` labels.
+    """
+    _check_not_empty(spec)
+    _positive("batch_size", batch_size)
+    _positive("crop_size", crop_size)
+    if mode not in EVAL_MODES:
+        raise ValueError(
+            f"Unknown eval mode {mode!r}; valid modes: {', '.join(EVAL_MODES)}."
+        )
+    load = make_example_loader(spec)
+
+    def load_and_transform(image_path, label_path):
+        image, label = load(image_path, label_path)
+        if mode == "val":
+            image, label = augment.val_transform(
+                image, label, crop_size, spec.ignore_label
+            )
+        else:
+            image, label = augment.eval_transform(image, label)
+        if with_paths:
+            return image, label, image_path
+        return image, label
+
+    pairs = tf.data.Dataset.from_tensor_slices(
+        (spec.image_paths, spec.label_paths)
+    )
+    return (
+        pairs.map(load_and_transform, num_parallel_calls)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )

@@ -1,0 +1,39 @@
+"""Lists every bad file of a dataset split (PIL pre-check).
+
+python -m keras_fastfcn.data.validate --dataset camvid --data-dir DIR
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from keras_fastfcn.data.datasets import list_datasets
+from keras_fastfcn.data.datasets import load_dataset
+from keras_fastfcn.data.validation import validate_dataset
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: prints every problem; exit status 1 when there are any."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True, choices=list_datasets())
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--max-files", type=int, default=None)
+    parser.add_argument(
+        "--num-classes", type=int, help="folder dataset: number of classes"
+    )
+    args = parser.parse_args(argv)
+    kwargs = {}
+    if args.num_classes is not None:
+        kwargs["num_classes"] = args.num_classes
+    spec = load_dataset(args.dataset, args.data_dir, args.split, **kwargs)
+    problems = validate_dataset(spec, args.max_files)
+    for problem in problems:
+        print(problem)
+    checked = len(spec) if args.max_files is None else args.max_files
+    print(f"{len(problems)} problems in {min(checked, len(spec))} pairs.")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Evaluate a segmentation model: pixAcc, mIoU, per-class IoU, pictures.
+
+    python -m keras_fastfcn.evaluate \\
+        --model-file runs/x/checkpoints/best.keras \\
+        --dataset camvid --data-dir ../shared/data/camvid \\
+        [--multi-scale] [--flip]
+
+Single scale follows the official `testval` protocol: the image is resized
+so its long side is `--base-size`, run whole if it fits in `--crop-size`
+and with sliding windows (stride 2/3 crop) otherwise, and the scores are
+resized back. `--multi-scale` uses scales 0.5-1.75 (with `--flip`, the
+official MS+flip). Results are accumulated in one confusion matrix over the
+split (ignored pixels excluded); the confusion matrix plot, a few
+prediction overlays and `metrics.json` are written to `--output-dir`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from keras_fastfcn.constants import IMAGENET_MEAN
+from keras_fastfcn.constants import IMAGENET_STD
+from keras_fastfcn.inference import MULTI_SCALES
+from keras_fastfcn.inference import predict_multi_scale
+from keras_fastfcn.metrics import ConfusionMatrix
+from keras_fastfcn.metrics import format_iou_table
+from keras_fastfcn.metrics import plot_confusion_matrix
+from keras_fastfcn.utils.files import atomic_write_text
+
+
+def denormalize(image: np.ndarray) -> np.ndarray:
+    """ImageNet-normalised float `(h, w, 3)` -> uint8 RGB `(h, w, 3)`."""
+    mean = np.asarray(IMAGENET_MEAN, np.float32)
+    std = np.asarray(IMAGENET_STD, np.float32)
+    pixels = (image * std + mean) * 255.0
+    return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+
+
+def compiled_logits(model):
+    """A fast `images -> logits` callable for the active Keras backend."""
+    import keras
+
+    def logits_of(output):
+        return output["logits"] if isinstance(output, dict) else output
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        function = tf.function(
+            lambda x: logits_of(model(x, training=False)),
+            reduce_retracing=True,
+        )
+        return lambda x: function(x).numpy()
+    return lambda x: np.asarray(logits_of(model.predict_on_batch(x)))
+
+
+def evaluate_model(
+    model,
+    spec,
+    *,
+    multi_scale: bool = False,
+    flip: bool = False,
+    base_size: int = 520,
+    crop_size: int = 480,
+    max_images: int | None = None,
+    output_dir: str | os.PathLike | None = None,
+    num_visualizations: int = 4,
+    progress: bool = True,
+) -> dict:
+    """Evaluate `model` on every image of `spec` (a `DatasetSpec` split).
+
+    Args:
+        model: a model mapping normalised images to logits (or a dict with
+            `"logits"`).
+        spec: the split to evaluate (`keras_fastfcn.data.load_dataset`).
+        multi_scale: use the official scales (0.5 ... 1.75).
+        flip: add horizontally flipped predictions.
+        base_size: long side of the image at scale 1.
+        crop_size: window size; larger images use sliding windows.
+        max_images: evaluate only the first `max_images` images.
+        output_dir: where to write `metrics.json`, the confusion-matrix
+            plot and prediction overlays (`None`: nothing written).
+        num_visualizations: number of overlays to save.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        dict with `pixel_accuracy`, `mean_iou` (over all classes, as the
+        official code), `mean_iou_present`, `iou` (per class) and the run
+        settings.
+    """
+    from tqdm import tqdm
+
+    from keras_fastfcn.data import make_eval_dataset
+    from keras_fastfcn.visualize import overlay
+    from keras_fastfcn.visualize import save_png
+
+    logits_fn = compiled_logits(model)
+    scales = MULTI_SCALES if multi_scale else (1.0,)
+    matrix = ConfusionMatrix(spec.num_classes, spec.ignore_label)
+    dataset = make_eval_dataset(spec, mode="full", batch_size=1)
+    total = (
+        len(spec.pairs)
+        if max_images is None
+        else min(max_images, len(spec.pairs))
+    )
+    out = Path(output_dir) if output_dir else None
+    for index, (image, label) in enumerate(
+        tqdm(
+            dataset.take(total), total=total, disable=not progress, desc="eval"
+        )
+    ):
+        image, label = image.numpy(), label.numpy()
+        _, prediction = predict_multi_scale(
+            logits_fn,
+            image,
+            spec.num_classes,
+            base_size=base_size,
+            crop_size=crop_size,
+            scales=scales,
+            flip=flip,
+        )
+        matrix.update(prediction[0], label[0])
+        if out is not None and index < num_visualizations:
+            picture = denormalize(image[0])
+            strip = np.concatenate(
+                [picture, overlay(picture, prediction[0], spec.palette)], axis=1
+            )
+            save_png(out / f"prediction_{index:03d}.png", strip)
+    results = matrix.results()
+    results.update(
+        iou=[float(v) for v in matrix.iou()],
+        class_names=list(spec.class_names),
+        images=total,
+        multi_scale=multi_scale,
+        flip=flip,
+        base_size=base_size,
+        crop_size=crop_size,
+    )
+    if out is not None:
+        atomic_write_text(out / "metrics.json", json.dumps(results, indent=2))
+        plot_confusion_matrix(
+            matrix.matrix, spec.class_names, str(out / "confusion_matrix.png")
+        )
+    return results
+
+
+def format_results(results: dict) -> str:
+    """Per-class IoU table followed by the summary line."""
+    table = format_iou_table(results["class_names"], results["iou"])
+    return (
+        f"{table}\n\npixAcc {results['pixel_accuracy'] * 100:.2f}  "
+        f"mIoU {results['mean_iou'] * 100:.2f}  "
+        f"({results['images']} images, "
+        f"{'multi-scale' if results['multi_scale'] else 'single scale'}"
+        f"{' + flip' if results['flip'] else ''})"
+    )
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    from keras_fastfcn.data import list_datasets
+    from keras_fastfcn.models.loading import add_model_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_fastfcn.evaluate",
+        description="pixAcc / mIoU of a segmentation model on a dataset.",
+    )
+    add_model_arguments(parser)
+    parser.add_argument("--dataset", required=True, choices=list_datasets())
+    parser.add_argument("--data-dir")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--multi-scale", action="store_true")
+    parser.add_argument("--flip", action="store_true")
+    parser.add_argument("--base-size", type=int, default=520)
+    parser.add_argument("--crop-size", type=int, default=480)
+    parser.add_argument("--max-images", type=int)
+    parser.add_argument("--output-dir", default="runs/evaluation")
+    parser.add_argument("--num-visualizations", type=int, default=4)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parse_args(argv)
+    from keras_fastfcn.data import load_dataset
+    from keras_fastfcn.models.loading import model_from_arguments
+
+    spec = load_dataset(args.dataset, args.data_dir, split=args.split)
+    if args.num_classes is None and not args.model_file:
+        args.num_classes = spec.num_classes
+    model = model_from_arguments(args)
+    results = evaluate_model(
+        model,
+        spec,
+        multi_scale=args.multi_scale,
+        flip=args.flip,
+        base_size=args.base_size,
+        crop_size=args.crop_size,
+        max_images=args.max_images,
+        output_dir=args.output_dir,
+        num_visualizations=args.num_visualizations,
+    )
+    print(format_results(results))
+    print(
+        f"\nwrote metrics, confusion matrix and overlays to {args.output_dir}"
+    )
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Serving signatures: uint8 images, encoded image bytes, float images.
+
+Each signature is a `tf.function` with a fixed input signature, so that
+TF Serving (REST and gRPC), `saved_model_cli` and `tf.saved_model.load`
+see the same inputs and outputs:
+
+- `serving_default`: `images` uint8 `(batch, height, width, 3)` ->
+  `class_map` int32 `(batch, height, width)` [+ `probabilities` float32
+  `(batch, height, width, classes)`].
+- `serve_image_bytes`: `image_bytes` string `(batch,)` of encoded JPEG /
+  PNG files -> `class_map` `(batch, max_height, max_width)` (padded with
+  -1), `image_size` int32 `(batch, 2)` [+ `probabilities`].
+- `serve_logits`: `images` float32 `(batch, height, width, 3)`, already
+  normalised -> `logits` float32 `(batch, height, width, classes)` and
+  `class_map`, with no resizing.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from keras_fastfcn.export.image_bytes import segment_image_bytes
+from keras_fastfcn.export.inference_model import inference_model
+from keras_fastfcn.export.postprocessing import restore_logits
+from keras_fastfcn.export.postprocessing import segmentation_outputs
+from keras_fastfcn.export.preprocessing import ResizePolicy
+from keras_fastfcn.export.preprocessing import check_image_batch
+from keras_fastfcn.export.preprocessing import prepare_images
+
+SERVING_DEFAULT = "serving_default"
+SERVE_IMAGE_BYTES = "serve_image_bytes"
+SERVE_LOGITS = "serve_logits"
+
+IMAGES_SPEC = tf.TensorSpec((None, None, None, 3), tf.uint8, name="images")
+IMAGE_BYTES_SPEC = tf.TensorSpec((None,), tf.string, name="image_bytes")
+FLOAT_IMAGES_SPEC = tf.TensorSpec(
+    (None, None, None, 3), tf.float32, name="images"
+)
+
+
+def logits_outputs(model, images) -> dict:
+    """`{"logits": float32 (batch, height, width, classes), "class_map":
+    int32 (batch, height, width)}` of normalised float32 images."""
+    logits = tf.cast(model(images, training=False), tf.float32)
+    return {"logits": logits, **segmentation_outputs(logits, False)}
+
+
+def segment_batch(
+    model, images, policy: ResizePolicy, with_probabilities: bool = False
+) -> dict:
+    """uint8 `(batch, height, width, 3)` -> outputs at the input size.
+
+    `model` maps normalised float32 images to logits; it is called once on
+    the whole (resized, padded) batch.
+    """
+    prepared = prepare_images(images, policy)
+    logits = model(prepared.images, training=False)
+    logits = restore_logits(
+        logits, prepared.resized_size, prepared.original_size
+    )
+    return segmentation_outputs(logits, with_probabilities)
+
+
+class ServingFunctions:
+    """The three serving signatures of one model as `tf.function`s.
+
+    Args:
+        model: a segmentation model (aux / SE outputs are dropped).
+        policy: `ResizePolicy` applied to uint8 and byte inputs.
+            Default: keep the size, pad to a multiple of 32.
+        with_probabilities: bool, add `probabilities` (softmax, float32
+            `(batch, height, width, classes)`) to the uint8 and bytes
+            signatures. Default `False` (it is large).
+
+    Example:
+    >>> functions = ServingFunctions(model, ResizePolicy("long_side", (512,)))
+    >>> functions.serve_images(tf.zeros((1, 360, 480, 3), tf.uint8))
+    {'class_map': <tf.Tensor: shape=(1, 360, 480), dtype=int32, ...>}
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        policy: ResizePolicy | None = None,
+        with_probabilities: bool = False,
+    ):
+        self.model = inference_model(model)
+        self.policy = policy or ResizePolicy()
+        self.with_probabilities = with_probabilities
+        self.serve_images = tf.function(
+            self._serve_images, input_signature=[IMAGES_SPEC]
+        )
+        self.serve_image_bytes = tf.function(
+            self._serve_image_bytes, input_signature=[IMAGE_BYTES_SPEC]
+        )
+        self.serve_logits = tf.function(
+            self._serve_logits, input_signature=[FLOAT_IMAGES_SPEC]
+        )
+
+    def signatures(self) -> dict:
+        """`{signature name: tf.function}` for export."""
+        return {
+            SERVING_DEFAULT: self.serve_images,
+            SERVE_IMAGE_BYTES: self.serve_image_bytes,
+            SERVE_LOGITS: self.serve_logits,
+        }
+
+    def _serve_images(self, images):
+        return segment_batch(
+            self.model, images, self.policy, self.with_probabilities
+        )
+
+    def _serve_image_bytes(self, image_bytes):
+        return segment_image_bytes(
+            image_bytes,
+            self._serve_images,
+            self.with_probabilities,
+            self.model.output.shape[-1],
+        )
+
+    def _serve_logits(self, images):
+        return logits_outputs(self.model, check_image_batch(images))
+
+
+def logits_function(
+    logits_model: keras.Model,
+    input_size: tuple[int, int] | None = None,
+    batch_size: int | None = None,
+):
+    """A `tf.function` normalised float32 images -> `{"logits",
+    "class_map"}`, the graph that converters (TFLite, ONNX) translate.
+
+    Args:
+        logits_model: a model returning logits only (see
+            `inference_model`).
+        input_size: `(height, width)` fixed in the signature, or `None`
+            for any size.
+        batch_size: int fixed in the signature, or `None` for any batch.
+
+    Returns:
+        A `tf.function` taking `images` float32 `(batch, height, width, 3)`
+        and returning `logits` float32 `(batch, height, width, classes)`
+        and `class_map` int32 `(batch, height, width)`.
+    """
+    height, width = input_size or (None, None)
+    spec = tf.TensorSpec(
+        (batch_size, height, width, 3), tf.float32, name="images"
+    )
+
+    return tf.function(
+        lambda images: logits_outputs(logits_model, images),
+        input_signature=[spec],
+    )

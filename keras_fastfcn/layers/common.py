@@ -1,0 +1,127 @@
+"""Small building blocks shared by the backbone, necks and heads.
+
+Every convolution follows the official FastFCN code: no bias unless it is a
+classifier, BatchNorm with PyTorch's epsilon (1e-5) and momentum (0.1, which
+is Keras momentum 0.9). Layer names follow the official checkpoint keys
+(`conv5.0`, `conv5.1`, ...) so that checkpoint conversion is a name mapping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from typing import Iterator
+from typing import Sequence
+
+import keras
+
+BN_EPSILON = 1e-5
+BN_MOMENTUM = 0.9
+
+
+def conv_initializer():
+    """He-normal initializer over fan-out, as the official code uses."""
+    return keras.initializers.VarianceScaling(
+        scale=2.0, mode="fan_out", distribution="untruncated_normal"
+    )
+
+
+def conv2d(
+    filters: int,
+    kernel_size: int,
+    name: str,
+    strides: int = 1,
+    dilation: int = 1,
+    use_bias: bool = False,
+    padding: str = "same",
+) -> keras.layers.Conv2D:
+    """A `Conv2D` with official defaults (`padding="same"`, no bias)."""
+    return keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        dilation_rate=dilation,
+        use_bias=use_bias,
+        kernel_initializer=conv_initializer(),
+        name=name,
+    )
+
+
+_SYNCHRONIZED_BN = contextvars.ContextVar("synchronized_bn", default=False)
+
+
+@contextlib.contextmanager
+def synchronized_batch_norm(enabled: bool = True) -> Iterator[None]:
+    """Build (or load) models inside this context to get BatchNorm layers
+    that synchronise their batch statistics across `tf.distribute`
+    replicas (TensorFlow only)."""
+    token = _SYNCHRONIZED_BN.set(enabled)
+    try:
+        yield
+    finally:
+        _SYNCHRONIZED_BN.reset(token)
+
+
+def batch_norm(name: str, axis: int = -1) -> keras.layers.BatchNormalization:
+    """`BatchNormalization` with PyTorch's epsilon and momentum."""
+    return keras.layers.BatchNormalization(
+        axis=axis,
+        momentum=BN_MOMENTUM,
+        epsilon=BN_EPSILON,
+        synchronized=_SYNCHRONIZED_BN.get(),
+        name=name,
+    )
+
+
+def conv_bn_relu(
+    prefix: str,
+    filters: int,
+    kernel_size: int = 3,
+    dilation: int = 1,
+    first_index: int = 0,
+) -> list:
+    """`[Conv2D, BatchNorm, ReLU]` named `prefix.0`, `prefix.1`, `prefix.2`.
+
+    `first_index` shifts the numbering, for official `Sequential`s where
+    something else comes first.
+    """
+    i = first_index
+    return [
+        conv2d(filters, kernel_size, f"{prefix}.{i}", dilation=dilation),
+        batch_norm(f"{prefix}.{i + 1}"),
+        keras.layers.ReLU(name=f"{prefix}.{i + 2}"),
+    ]
+
+
+def run_sequence(layers: Sequence[keras.layers.Layer], x, training=None):
+    """Apply `layers` in order, passing `training` to those that take it."""
+    for layer in layers:
+        if isinstance(
+            layer,
+            (
+                keras.layers.BatchNormalization,
+                keras.layers.Dropout,
+                keras.layers.SpatialDropout2D,
+            ),
+        ):
+            x = layer(x, training=training)
+        else:
+            x = layer(x)
+    return x
+
+
+def build_sequence(layers: Sequence[keras.layers.Layer], input_shape):
+    """Build `layers` in order from `input_shape`; return the output shape."""
+    shape = tuple(input_shape)
+    for layer in layers:
+        layer.build(shape)
+        shape = tuple(layer.compute_output_shape(shape))
+    return shape
+
+
+def serializable(cls):
+    """Register `cls` for `.keras` saving under the `keras_fastfcn` package."""
+    return keras.saving.register_keras_serializable(package="keras_fastfcn")(
+        cls
+    )

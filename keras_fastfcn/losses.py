@@ -1,0 +1,297 @@
+"""Segmentation losses of the official FastFCN training code.
+
+The official total loss (`encoding.nn.SegmentationLosses`) is
+
+    CE(logits) + aux_weight * CE(aux_logits) + se_weight * BCE(se_logits)
+
+where CE is softmax cross-entropy averaged over the non-ignored pixels of
+the whole batch and BCE is the sigmoid binary cross-entropy between the
+EncNet class-presence logits and a multi-hot "class occurs in this image"
+target. Every loss here takes the integer label map as `y_true`, so one
+label tensor serves all model outputs (see `replicate_targets`).
+
+Labels use `ignore_label` (default 255) for "void" pixels; the official code
+uses -1, which works here as well.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+from typing import Mapping
+
+import keras
+from keras import ops
+
+_PACKAGE = "keras_fastfcn"
+_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
+
+
+def _label_map(y_true, name: str):
+    """Int32 label map `(batch, height, width)` from `y_true`.
+
+    Accepts `(batch, height, width)` or `(batch, height, width, 1)`.
+    """
+    rank = len(y_true.shape)
+    if rank == 4 and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, axis=-1)
+    elif rank != 3:
+        raise ValueError(
+            f"{name} expects an integer label map of shape (batch, height, "
+            f"width) or (batch, height, width, 1); got shape {y_true.shape}. "
+            "Pass the dataset's label map as y_true for this output."
+        )
+    return ops.cast(y_true, "int32")
+
+
+def _check_reduction(reduction, name: str) -> None:
+    if reduction not in _MEAN_REDUCTIONS:
+        raise ValueError(
+            f"{name} supports reduction in {_MEAN_REDUCTIONS} (its value is "
+            f"already a mean over valid pixels); got reduction={reduction!r}."
+        )
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SegmentationCrossEntropy(keras.losses.Loss):
+    """Softmax cross-entropy over pixels, skipping `ignore_label` pixels.
+
+    Equals PyTorch `CrossEntropyLoss(ignore_index=ignore_label,
+    reduction="mean")`: the sum of the per-pixel losses of the batch divided
+    by the number of non-ignored pixels of the batch (0, not NaN, when every
+    pixel is ignored). Always computed in float32, whatever the dtype of the
+    logits. A label outside `[0, num_classes)` that is not `ignore_label`
+    makes the loss NaN (PyTorch raises an error), so that it cannot go
+    unnoticed.
+
+    `y_true`: int labels `(batch, height, width)` (or with a trailing 1).
+    `y_pred`: logits `(batch, height, width, num_classes)`.
+
+    Args:
+        ignore_label: int, label value of pixels to skip. Default `255`.
+        name: str, loss name. Default `"segmentation_cross_entropy"`.
+        reduction: `"sum_over_batch_size"` (default) or `"mean"`; both give
+            the mean over non-ignored pixels.
+    """
+
+    def __init__(
+        self,
+        ignore_label: int = 255,
+        name: str = "segmentation_cross_entropy",
+        reduction: str = "sum_over_batch_size",
+    ):
+        _check_reduction(reduction, type(self).__name__)
+        super().__init__(name=name, reduction=reduction, dtype="float32")
+        self.ignore_label = int(ignore_label)
+
+    def call(self, y_true, y_pred):
+        labels = _label_map(y_true, type(self).__name__)
+        logits = ops.cast(y_pred, "float32")
+        num_classes = ops.shape(logits)[-1]
+        valid = ops.not_equal(labels, self.ignore_label)
+        in_range = ops.logical_and(
+            ops.greater_equal(labels, 0), ops.less(labels, num_classes)
+        )
+        safe_labels = ops.where(in_range, labels, 0)
+        log_probs = ops.log_softmax(logits, axis=-1)
+        picked = ops.take_along_axis(
+            log_probs, ops.expand_dims(safe_labels, -1), axis=-1
+        )
+        pixel_loss = -ops.squeeze(picked, axis=-1)
+        bad_label = ops.logical_and(valid, ops.logical_not(in_range))
+        pixel_loss = ops.where(bad_label, float("nan"), pixel_loss)
+        # The default reduction divides the sum by the number of pixels; a
+        # weight of total / valid on valid pixels turns that into the mean
+        # over valid pixels (the same trick as Keras' own loss masking).
+        valid_f = ops.cast(valid, "float32")
+        total = ops.cast(ops.size(valid_f), "float32")
+        weight = ops.divide_no_nan(total, ops.sum(valid_f))
+        return ops.where(valid, pixel_loss * weight, 0.0)
+
+    def get_config(self):
+        config = super().get_config()
+        config["ignore_label"] = self.ignore_label
+        return config
+
+
+def se_targets(labels, num_classes: int, ignore_label: int = 255):
+    """Multi-hot "class occurs in the image" targets of EncNet's SE loss.
+
+    The official `torch.histc(label, bins=num_classes, min=0,
+    max=num_classes - 1) > 0`: pixels with `ignore_label` or any value
+    outside `[0, num_classes)` are not counted.
+
+    Args:
+        labels: int labels `(batch, height, width)` (or with a trailing 1).
+        num_classes: int, number of classes.
+        ignore_label: int, label value of pixels to skip. Default `255`.
+
+    Returns:
+        float32 tensor `(batch, num_classes)` of 0/1 values.
+    """
+    labels = _label_map(ops.convert_to_tensor(labels), "se_targets")
+    batch = ops.shape(labels)[0]
+    labels = ops.reshape(labels, (batch, -1))
+    counted = ops.logical_and(
+        ops.logical_and(
+            ops.greater_equal(labels, 0), ops.less(labels, num_classes)
+        ),
+        ops.not_equal(labels, ignore_label),
+    )
+    # Uncounted pixels go to an extra bin `num_classes`, dropped below.
+    bins = ops.where(counted, labels, num_classes)
+    rows = ops.broadcast_to(
+        ops.expand_dims(ops.arange(batch, dtype="int32"), 1), ops.shape(bins)
+    )
+    flat_index = ops.reshape(rows * (num_classes + 1) + bins, (-1, 1))
+    ones = ops.ones(ops.shape(flat_index)[:1], dtype="float32")
+    counts = ops.scatter(flat_index, ones, (batch * (num_classes + 1),))
+    counts = ops.reshape(counts, (batch, num_classes + 1))[:, :num_classes]
+    return ops.cast(ops.greater(counts, 0.0), "float32")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SELoss(keras.losses.Loss):
+    """Binary cross-entropy of EncNet's class-presence (SE) logits.
+
+    The target of image `b` and class `c` is 1 when `c` occurs in the label
+    map of image `b` (`se_targets`), so this loss takes the same label map as
+    the segmentation losses. Mean over `batch * num_classes` entries, as the
+    official `BCELoss(sigmoid(se_logits), target)`.
+
+    `y_true`: int labels `(batch, height, width)` (or with a trailing 1).
+    `y_pred`: SE logits `(batch, num_classes)`.
+
+    Args:
+        ignore_label: int, label value of pixels to skip. Default `255`.
+        name: str, loss name. Default `"se_loss"`.
+        reduction: `"sum_over_batch_size"` (default) or `"mean"`.
+    """
+
+    def __init__(
+        self,
+        ignore_label: int = 255,
+        name: str = "se_loss",
+        reduction: str = "sum_over_batch_size",
+    ):
+        _check_reduction(reduction, type(self).__name__)
+        super().__init__(name=name, reduction=reduction, dtype="float32")
+        self.ignore_label = int(ignore_label)
+
+    def call(self, y_true, y_pred):
+        logits = ops.cast(y_pred, "float32")
+        if len(logits.shape) != 2 or logits.shape[-1] is None:
+            raise ValueError(
+                "SELoss expects se_logits of shape (batch, num_classes) with a "
+                f"known num_classes; got shape {logits.shape}."
+            )
+        targets = se_targets(y_true, logits.shape[-1], self.ignore_label)
+        # Numerically stable sigmoid cross-entropy with logits.
+        return (
+            ops.maximum(logits, 0.0)
+            - logits * targets
+            + ops.log1p(ops.exp(-ops.abs(logits)))
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config["ignore_label"] = self.ignore_label
+        return config
+
+
+def _output_names(outputs) -> list[str]:
+    """Output names of a model, an output dict or a list of names."""
+    if isinstance(outputs, keras.Model):
+        outputs = outputs.output
+        if not isinstance(outputs, Mapping):
+            return ["logits"]  # a single-output model predicts the logits.
+    if isinstance(outputs, Mapping):
+        return list(outputs.keys())
+    if isinstance(outputs, str):
+        return [outputs]
+    if isinstance(outputs, Iterable):
+        names = list(outputs)
+        if all(isinstance(name, str) for name in names):
+            return names
+    raise ValueError(
+        "outputs must be a keras.Model, its output dict or a list of output "
+        f"names; got {type(outputs).__name__}."
+    )
+
+
+def segmentation_losses(
+    outputs,
+    num_classes: int,
+    aux_weight: float = 0.2,
+    se_weight: float = 0.2,
+    ignore_label: int = 255,
+) -> tuple[dict, dict]:
+    """`loss` and `loss_weights` for `model.compile`, as the official total.
+
+    Total = `CE(logits) + aux_weight * CE(aux_logits) + se_weight *
+    BCE(se_logits)`; the terms of outputs the model does not have are left
+    out. The official defaults are `aux_weight=0.2` (EncNet; the official
+    PSP / DeepLabV3 scripts use 0.4) and `se_weight=0.2`.
+
+    Fit a dict-output model with `y = replicate_targets(labels, loss)` (the
+    same label map for every output). A single-output model gets only the
+    `"logits"` entry; if its output layer is named `"logits"` (as in
+    `build_model`) the dicts work as they are with plain labels as `y`,
+    otherwise compile it with `loss=loss["logits"]`.
+
+    Args:
+        outputs: the model, its output dict, or the output names; names out
+            of `{"logits", "aux_logits", "se_logits"}`.
+        num_classes: int, number of classes (checked against the model's
+            outputs when known).
+        aux_weight: float, weight of the auxiliary head loss.
+        se_weight: float, weight of the SE loss.
+        ignore_label: int, label value of pixels to skip. Default `255`.
+
+    Returns:
+        `(loss, loss_weights)`: dicts keyed by output name.
+    """
+    names = _output_names(outputs)
+    known = {"logits", "aux_logits", "se_logits"}
+    unknown = [name for name in names if name not in known]
+    if unknown or "logits" not in names:
+        raise ValueError(
+            f"Expected model outputs named among {sorted(known)} including "
+            f"'logits'; got {names}. Build the model with "
+            "keras_fastfcn.build_model or name the outputs accordingly."
+        )
+    if isinstance(outputs, keras.Model) and isinstance(outputs.output, dict):
+        found = outputs.output["logits"].shape[-1]
+        if found is not None and found != num_classes:
+            raise ValueError(
+                f"num_classes={num_classes} but the model predicts {found} "
+                "classes; pass the model's number of classes."
+            )
+    loss = {}
+    loss_weights = {}
+    for name in names:
+        if name == "se_logits":
+            loss[name] = SELoss(ignore_label=ignore_label)
+            loss_weights[name] = float(se_weight)
+        else:
+            loss[name] = SegmentationCrossEntropy(
+                ignore_label=ignore_label, name=f"{name}_cross_entropy"
+            )
+            loss_weights[name] = float(
+                aux_weight if name == "aux_logits" else 1
+            )
+    return loss, loss_weights
+
+
+def replicate_targets(labels, output_names) -> dict:
+    """The label map once per output: the `y` of a multi-output model.
+
+    Args:
+        labels: int labels `(batch, height, width)`.
+        output_names: names of the model outputs (e.g. the keys of the
+            `loss` dict of `segmentation_losses`).
+
+    Returns:
+        dict `{name: labels}`; for `tf.data`:
+        `ds.map(lambda x, y: (x, replicate_targets(y, loss)))`.
+    """
+    return {name: labels for name in output_names}

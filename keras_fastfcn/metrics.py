@@ -1,0 +1,521 @@
+"""Segmentation metrics: pixel accuracy and mean IoU.
+
+Official definitions (`encoding/utils/metrics.py`), accumulated over the
+whole dataset, never averaged per image:
+
+- pixel accuracy = correct / labeled pixels (ignored pixels excluded);
+- IoU of class c = intersection / union, where pixels predicted on ignored
+  labels count for nothing; mean IoU averages over **all** classes, a class
+  with zero union counting as IoU 0.
+
+`ConfusionMatrix` is the exact NumPy accumulator for offline evaluation;
+`PixelAccuracy` and `MeanIoU` are stateful Keras metrics from logits for
+`model.fit` / `model.evaluate` (TensorFlow, JAX, `tf.distribute`).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+from typing import Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_fastfcn.utils.files import atomic_path
+
+_PACKAGE = "keras_fastfcn"
+
+
+class ConfusionMatrix:
+    """Dataset-level confusion matrix of integer predictions vs labels.
+
+    `matrix[t, p]` counts pixels of true class `t` predicted as `p`; pixels
+    labelled `ignore_label` are skipped. Counts are int64 (exact).
+
+    Args:
+        num_classes: int, number of classes.
+        ignore_label: int, label value of pixels to skip. Default `255`.
+    """
+
+    def __init__(self, num_classes: int, ignore_label: int = 255):
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1; got {num_classes}.")
+        self.num_classes = int(num_classes)
+        self.ignore_label = int(ignore_label)
+        self.matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+
+    def reset(self) -> None:
+        """Zero all counts."""
+        self.matrix[:] = 0
+
+    def update(self, pred, label) -> None:
+        """Add a batch of predictions.
+
+        Args:
+            pred: int class indices, any shape (e.g. `(batch, height,
+                width)`); take `argmax(logits, -1)` first.
+            label: int labels of the same shape, `ignore_label` for void.
+        """
+        pred = np.asarray(pred)
+        label = np.asarray(label)
+        if pred.shape != label.shape:
+            raise ValueError(
+                f"pred shape {pred.shape} != label shape {label.shape}; pass "
+                "class indices (argmax over the class axis), not scores."
+            )
+        valid = label != self.ignore_label
+        label = label[valid].astype(np.int64)
+        pred = pred[valid].astype(np.int64)
+        for name, values in (("label", label), ("pred", pred)):
+            if values.size and (
+                values.min() < 0 or values.max() >= self.num_classes
+            ):
+                raise ValueError(
+                    f"{name} values must be in [0, {self.num_classes}) or the "
+                    f"ignore label {self.ignore_label}; found "
+                    f"[{values.min()}, {values.max()}]. Check num_classes and "
+                    "the label mapping."
+                )
+        counts = np.bincount(
+            label * self.num_classes + pred,
+            minlength=self.num_classes * self.num_classes,
+        )
+        self.matrix += counts.reshape(self.num_classes, self.num_classes)
+
+    def merge(self, other: "ConfusionMatrix") -> None:
+        """Add the counts of another accumulator (e.g. another worker)."""
+        if other.matrix.shape != self.matrix.shape:
+            raise ValueError(
+                f"Cannot merge a {other.num_classes}-class confusion matrix "
+                f"into a {self.num_classes}-class one."
+            )
+        self.matrix += other.matrix
+
+    @property
+    def labeled(self) -> int:
+        """Number of non-ignored pixels seen."""
+        return int(self.matrix.sum())
+
+    def pixel_accuracy(self) -> float:
+        """Correct / labeled pixels (0 before any labeled pixel)."""
+        labeled = self.matrix.sum()
+        return float(np.trace(self.matrix) / labeled) if labeled else 0.0
+
+    def intersection_union(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-class intersection and union pixel counts `(num_classes,)`."""
+        intersection = np.diag(self.matrix)
+        union = self.matrix.sum(0) + self.matrix.sum(1) - intersection
+        return intersection, union
+
+    def iou(self) -> np.ndarray:
+        """Per-class IoU `(num_classes,)`; 0 where the union is empty."""
+        intersection, union = self.intersection_union()
+        return np.divide(
+            intersection,
+            union,
+            out=np.zeros(self.num_classes, dtype=np.float64),
+            where=union > 0,
+        )
+
+    def present_classes(self) -> np.ndarray:
+        """Boolean `(num_classes,)`: class labelled or predicted (union>0)."""
+        return self.intersection_union()[1] > 0
+
+    def mean_iou(self, present_only: bool = False) -> float:
+        """Mean IoU.
+
+        Args:
+            present_only: `False` (official): mean over all classes, empty
+                classes counting 0. `True`: mean over classes with a
+                non-empty union only (labelled or predicted at least once;
+                the `nanmean` convention of other toolkits).
+        """
+        iou = self.iou()
+        if present_only:
+            present = self.present_classes()
+            return float(iou[present].mean()) if present.any() else 0.0
+        return float(iou.mean())
+
+    def results(self) -> dict[str, float]:
+        """`pixel_accuracy`, `mean_iou` (official) and `mean_iou_present`."""
+        return {
+            "pixel_accuracy": self.pixel_accuracy(),
+            "mean_iou": self.mean_iou(),
+            "mean_iou_present": self.mean_iou(present_only=True),
+        }
+
+
+def _labels_and_predictions(y_true, y_pred):
+    """Flat int32 labels and argmax predictions from a label map + logits."""
+    if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, axis=-1)
+    labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+    predictions = ops.reshape(
+        ops.cast(ops.argmax(y_pred, axis=-1), "int32"), (-1,)
+    )
+    return labels, predictions
+
+
+def _pixel_weights(sample_weight, y_true, labels):
+    """float32 per-pixel weights, flat like `labels`."""
+    if sample_weight is None:
+        return ops.ones(ops.shape(labels), dtype="float32")
+    weight = ops.cast(sample_weight, "float32")
+    label_shape = ops.shape(y_true)[:3]
+    while len(weight.shape) < 3:
+        weight = ops.expand_dims(weight, -1)
+    if len(weight.shape) == 4:
+        weight = ops.squeeze(weight, -1)
+    return ops.reshape(ops.broadcast_to(weight, label_shape), (-1,))
+
+
+class _SegmentationMetric(keras.metrics.Metric):
+    """Shared state: ignore label and a counter of out-of-range labels.
+
+    A label outside `[0, num_classes)` that is not `ignore_label` makes the
+    result NaN rather than being dropped silently.
+    """
+
+    def __init__(self, num_classes: int, ignore_label: int, name, dtype):
+        super().__init__(name=name, dtype=dtype)
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1; got {num_classes}.")
+        self.num_classes = int(num_classes)
+        self.ignore_label = int(ignore_label)
+        self.invalid_pixels = self.add_variable(
+            shape=(), initializer="zeros", dtype="float32", name="invalid"
+        )
+
+    def _split(self, y_true, y_pred, sample_weight):
+        """Flat labels, predictions and weights of the counted pixels."""
+        y_true = ops.convert_to_tensor(y_true)
+        y_pred = ops.convert_to_tensor(y_pred)
+        if (
+            y_pred.shape[-1] is not None
+            and y_pred.shape[-1] != self.num_classes
+        ):
+            raise ValueError(
+                f"{self.name}: logits have {y_pred.shape[-1]} classes but the "
+                f"metric was built with num_classes={self.num_classes}."
+            )
+        labels, predictions = _labels_and_predictions(y_true, y_pred)
+        weights = _pixel_weights(sample_weight, y_true, labels)
+        valid = ops.not_equal(labels, self.ignore_label)
+        in_range = ops.logical_and(
+            ops.greater_equal(labels, 0), ops.less(labels, self.num_classes)
+        )
+        invalid = ops.logical_and(valid, ops.logical_not(in_range))
+        self.invalid_pixels.assign_add(ops.sum(ops.cast(invalid, "float32")))
+        counted = ops.logical_and(valid, in_range)
+        weights = ops.where(counted, weights, 0.0)
+        labels = ops.where(counted, labels, 0)
+        return labels, predictions, weights
+
+    def _checked(self, value):
+        return ops.where(
+            ops.greater(self.invalid_pixels, 0.0), float("nan"), value
+        )
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "num_classes": self.num_classes,
+            "ignore_label": self.ignore_label,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PixelAccuracy(_SegmentationMetric):
+    """Dataset-level pixel accuracy from logits, skipping `ignore_label`.
+
+    `y_true`: int labels `(batch, height, width)`; `y_pred`: logits
+    `(batch, height, width, num_classes)`. Result: correct / labeled pixels
+    over everything seen since the last reset (0 before any labeled pixel).
+
+    Args:
+        num_classes: int, number of classes.
+        ignore_label: int, label value of pixels to skip. Default `255`.
+        name: str. Default `"pixel_accuracy"`.
+        dtype: optional dtype of the result.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        ignore_label: int = 255,
+        name: str = "pixel_accuracy",
+        dtype=None,
+    ):
+        super().__init__(num_classes, ignore_label, name=name, dtype=dtype)
+        self.correct = self.add_variable(
+            shape=(), initializer="zeros", dtype="float32", name="correct"
+        )
+        self.labeled = self.add_variable(
+            shape=(), initializer="zeros", dtype="float32", name="labeled"
+        )
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels, predictions, weights = self._split(
+            y_true, y_pred, sample_weight
+        )
+        hits = ops.cast(ops.equal(labels, predictions), "float32") * weights
+        self.correct.assign_add(ops.sum(hits))
+        self.labeled.assign_add(ops.sum(weights))
+
+    def result(self):
+        value = ops.divide_no_nan(self.correct, self.labeled)
+        return ops.cast(self._checked(value), self.dtype)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MeanIoU(_SegmentationMetric):
+    """Dataset-level mean IoU from logits, skipping `ignore_label`.
+
+    Accumulates a `(num_classes, num_classes)` confusion matrix (float32
+    counts, summed over `tf.distribute` replicas). The default result is
+    the official mean over all classes, zero-union classes counting 0;
+    `present_classes_only=True` averages over classes with a non-empty
+    union instead.
+
+    `y_true`: int labels `(batch, height, width)`; `y_pred`: logits
+    `(batch, height, width, num_classes)`.
+
+    Args:
+        num_classes: int, number of classes.
+        ignore_label: int, label value of pixels to skip. Default `255`.
+        present_classes_only: bool. Default `False` (official).
+        name: str. Default `"mean_iou"`.
+        dtype: optional dtype of the result.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        ignore_label: int = 255,
+        present_classes_only: bool = False,
+        name: str = "mean_iou",
+        dtype=None,
+    ):
+        super().__init__(num_classes, ignore_label, name=name, dtype=dtype)
+        self.present_classes_only = bool(present_classes_only)
+        self.confusion = self.add_variable(
+            shape=(num_classes, num_classes),
+            initializer="zeros",
+            dtype="float32",
+            name="confusion_matrix",
+        )
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels, predictions, weights = self._split(
+            y_true, y_pred, sample_weight
+        )
+        index = ops.expand_dims(labels * self.num_classes + predictions, -1)
+        counts = ops.scatter(index, weights, (self.num_classes**2,))
+        self.confusion.assign_add(
+            ops.reshape(counts, (self.num_classes, self.num_classes))
+        )
+
+    def _iou_and_union(self):
+        intersection = ops.diagonal(self.confusion)
+        union = (
+            ops.sum(self.confusion, axis=0)
+            + ops.sum(self.confusion, axis=1)
+            - intersection
+        )
+        return ops.divide_no_nan(intersection, union), union
+
+    def per_class_iou(self):
+        """Tensor `(num_classes,)` of IoU values (0 for empty unions)."""
+        return self._iou_and_union()[0]
+
+    def result(self):
+        iou, union = self._iou_and_union()
+        if self.present_classes_only:
+            present = ops.cast(ops.greater(union, 0.0), "float32")
+            value = ops.divide_no_nan(ops.sum(iou), ops.sum(present))
+        else:
+            value = ops.mean(iou)
+        return ops.cast(self._checked(value), self.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config["present_classes_only"] = self.present_classes_only
+        return config
+
+
+def segmentation_metrics(
+    num_classes: int, ignore_label: int = 255
+) -> list[keras.metrics.Metric]:
+    """`[PixelAccuracy, MeanIoU]` for `model.compile(metrics=...)`.
+
+    For a dict-output model use `metrics={"logits": segmentation_metrics(
+    num_classes)}`; Keras then logs `logits_pixel_accuracy` and
+    `logits_mean_iou`.
+    """
+    return [
+        PixelAccuracy(num_classes, ignore_label),
+        MeanIoU(num_classes, ignore_label),
+    ]
+
+
+def format_iou_table(
+    class_names: Sequence[str],
+    ious: Sequence[float],
+    summary: Mapping[str, float] | None = None,
+) -> str:
+    """A plain-text table of per-class IoU (in percent).
+
+    Args:
+        class_names: names, one per class.
+        ious: IoU values in [0, 1], one per class.
+        summary: optional extra rows below the table, e.g.
+            `{"pixel accuracy": 0.91, "mean IoU": 0.55}`; by default one
+            row with the mean IoU over all classes.
+
+    Returns:
+        The table as a string (lines separated by "\\n").
+    """
+    ious = np.asarray(ious, dtype=np.float64)
+    if len(class_names) != ious.shape[0] or ious.ndim != 1:
+        raise ValueError(
+            f"Got {len(class_names)} class names but IoU values of shape "
+            f"{ious.shape}; pass one IoU per class."
+        )
+    if summary is None:
+        summary = {"mean IoU": float(ious.mean()) if ious.size else 0.0}
+    width = max([len("class")] + [len(str(n)) for n in class_names])
+    width = max([width] + [len(k) for k in summary])
+    index_width = max(1, len(str(len(class_names) - 1)))
+    header = f"{'#':>{index_width}}  {'class':<{width}}  {'IoU %':>7}"
+    rule = "-" * len(header)
+    lines = [header, rule]
+    for index, (name, value) in enumerate(zip(class_names, ious)):
+        lines.append(
+            f"{index:>{index_width}}  {str(name):<{width}}  {value * 100:7.2f}"
+        )
+    lines.append(rule)
+    for key, value in summary.items():
+        lines.append(
+            f"{'':>{index_width}}  {key:<{width}}  {float(value) * 100:7.2f}"
+        )
+    return "\n".join(lines)
+
+
+def _row_normalised(cm: np.ndarray) -> np.ndarray:
+    """Each row divided by its sum (recall per true class); 0 rows stay 0."""
+    rows = cm.sum(axis=1, keepdims=True).astype(np.float64)
+    return np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+
+
+def _plot_matplotlib(values, class_names, title, tmp_path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib import pyplot
+
+    count = len(class_names)
+    size = min(4 + 0.35 * count, 40)
+    figure, axes = pyplot.subplots(figsize=(size, size))
+    image = axes.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    axes.set_xticks(range(count))
+    axes.set_yticks(range(count))
+    axes.set_xticklabels(class_names, rotation=90)
+    axes.set_yticklabels(class_names)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title)
+    if count <= 30:
+        for t in range(count):
+            for p in range(count):
+                axes.text(
+                    p,
+                    t,
+                    f"{values[t, p]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if values[t, p] > 0.5 else "black",
+                )
+    figure.tight_layout()
+    figure.savefig(tmp_path, format="png", dpi=100)
+    pyplot.close(figure)
+
+
+def _plot_pil(values, class_names, title, tmp_path) -> None:
+    from PIL import Image
+    from PIL import ImageDraw
+
+    count = len(class_names)
+    cell = 24 if count <= 40 else 8
+    label_width = 8 + 7 * max(len(str(n)) for n in class_names)
+    top = 24
+    width = label_width + cell * count + 8
+    height = top + cell * count + 8
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((4, 4), title, fill="black")
+    for t in range(count):
+        y = top + t * cell
+        draw.text((4, y + cell // 2 - 5), str(class_names[t]), fill="black")
+        for p in range(count):
+            x = label_width + p * cell
+            shade = int(round(255 * (1.0 - values[t, p])))
+            draw.rectangle(
+                [x, y, x + cell - 1, y + cell - 1],
+                fill=(shade, shade, 255),
+                outline=(200, 200, 200),
+            )
+    canvas.save(tmp_path, format="PNG")
+
+
+def plot_confusion_matrix(
+    cm,
+    class_names: Sequence[str],
+    path: str,
+    normalize: bool = True,
+    title: str = "Confusion matrix (rows: true, columns: predicted)",
+) -> str:
+    """Write a confusion-matrix heatmap PNG to `path`.
+
+    Uses matplotlib (labelled axes, colour bar) when it is installed and
+    falls back to Pillow (a plain grid with row labels) otherwise. The file
+    is written atomically.
+
+    Args:
+        cm: `(num_classes, num_classes)` counts, rows = true class, or a
+            `ConfusionMatrix`.
+        class_names: names, one per class.
+        path: output PNG path; its directory must exist.
+        normalize: bool, divide each row by its sum. Default `True`.
+        title: str, figure title.
+
+    Returns:
+        `path`.
+    """
+    if isinstance(cm, ConfusionMatrix):
+        cm = cm.matrix
+    cm = np.asarray(cm, dtype=np.float64)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm must be square (C, C); got shape {cm.shape}.")
+    if len(class_names) != cm.shape[0]:
+        raise ValueError(
+            f"Got {len(class_names)} class names for a {cm.shape[0]}-class "
+            "confusion matrix; pass one name per class."
+        )
+    if normalize:
+        values = _row_normalised(cm)
+    else:
+        peak = cm.max() if cm.size else 0.0
+        values = cm / peak if peak > 0 else np.zeros_like(cm)
+    try:
+        import matplotlib  # noqa: F401
+
+        draw = _plot_matplotlib
+    except ImportError:
+        draw = _plot_pil
+    with atomic_path(path) as tmp:
+        draw(values, list(class_names), title, str(tmp))
+    return path

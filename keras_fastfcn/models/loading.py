@@ -1,0 +1,129 @@
+"""Command-line options that pick a model: a `.keras` file, or a model
+name with a weights file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import keras
+
+from keras_fastfcn.models.registry import build_model
+from keras_fastfcn.models.registry import list_backbones
+from keras_fastfcn.models.registry import list_models
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `--model-file`, or `--weights` / `--random-weights` with the
+    architecture options (`--model`, `--backbone`, `--num-classes`, ...)."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--model-file", type=Path, help="a saved .keras model")
+    group.add_argument(
+        "--weights", type=Path, help="a .weights.h5 file for --model"
+    )
+    group.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="build --model with random weights (pipeline / speed checks)",
+    )
+    group.add_argument(
+        "--model",
+        default="encnet_jpu",
+        choices=list_models(),
+        help="model name for --weights (default: encnet_jpu)",
+    )
+    group.add_argument(
+        "--backbone",
+        default="resnet50",
+        choices=list_backbones(),
+        help="backbone for --weights (default: resnet50)",
+    )
+    group.add_argument("--num-classes", type=int, help="for --weights")
+    group.add_argument(
+        "--aux",
+        action="store_true",
+        help="the weights include the auxiliary head (it is not exported)",
+    )
+    group.add_argument(
+        "--se-loss",
+        action="store_true",
+        help="the weights include the EncNet SE head (it is not exported)",
+    )
+    group.add_argument("--output-stride", type=int, help="dilated models")
+    group.add_argument(
+        "--neck-width", type=int, default=512, help="default: 512"
+    )
+    group.add_argument(
+        "--base-width", type=int, help="ResNet stem width (default: 64)"
+    )
+
+
+def model_from_arguments(args: argparse.Namespace) -> keras.Model:
+    """Load or build the model that `add_model_arguments` options name.
+
+    Raises:
+        ValueError: the options are missing or contradict each other.
+        FileNotFoundError: a named file does not exist.
+    """
+    chosen = [
+        name
+        for name, value in (
+            ("--model-file", args.model_file),
+            ("--weights", args.weights),
+            ("--random-weights", args.random_weights),
+        )
+        if value
+    ]
+    if len(chosen) != 1:
+        raise ValueError(
+            "Name the model with exactly one of --model-file m.keras, "
+            "--weights w.weights.h5 (with --model / --backbone / "
+            f"--num-classes) or --random-weights; got {chosen or 'none'}."
+        )
+    if args.model_file:
+        return load_keras_model(args.model_file)
+    if args.num_classes is None:
+        raise ValueError(
+            f"{chosen[0]} needs --num-classes (the classes the model was "
+            "trained for)."
+        )
+    if args.weights and not args.weights.is_file():
+        raise FileNotFoundError(f"Weights file {args.weights} does not exist.")
+    backbone_kwargs = {}
+    if args.base_width is not None:
+        backbone_kwargs["base_width"] = args.base_width
+    model = build_model(
+        args.model,
+        args.backbone,
+        args.num_classes,
+        aux=args.aux,
+        se_loss=args.se_loss,
+        output_stride=args.output_stride,
+        neck_width=args.neck_width,
+        **backbone_kwargs,
+    )
+    if args.weights:
+        try:
+            model.load_weights(args.weights)
+        except ValueError as error:
+            raise ValueError(
+                f"Cannot load {args.weights} into {args.model} / "
+                f"{args.backbone} with {args.num_classes} classes ({error}). "
+                "Pass the training options: --model, --backbone, "
+                "--num-classes, --aux, --se-loss, --neck-width, "
+                "--base-width, --output-stride."
+            ) from error
+    return model
+
+
+def load_keras_model(path: str | Path) -> keras.Model:
+    """Load a `.keras` model saved from this package (not compiled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Model file {path} does not exist.")
+    if path.suffix != ".keras":
+        raise ValueError(
+            f"{path} is not a .keras file; for a weights file use "
+            "--weights with --model / --backbone / --num-classes."
+        )
+    return keras.models.load_model(path, compile=False)

@@ -1,0 +1,271 @@
+"""Segment images with a trained model; save coloured class maps.
+
+    python -m keras_fastfcn.predict photo.jpg photos/ --out predictions \\
+        --model-file model.keras [--dataset camvid] [--size 512]
+
+writes, for every input `NAME`, `NAME_classes.png` (a paletted PNG whose
+pixel values are the class ids), `NAME_overlay.png` (the colours blended
+over the photo), and once `legend.png` and `classes.json` (id, name and
+colour of every class). The model comes from a `.keras` file, a weights
+file with its architecture (`--weights w.weights.h5 --model encnet_jpu
+--backbone resnet50 --num-classes N`), or a SavedModel exported by
+`python -m keras_fastfcn.export` (`--saved-model DIR`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from keras_fastfcn.data import palettes
+from keras_fastfcn.export.image_files import list_image_files
+from keras_fastfcn.export.image_files import read_image
+from keras_fastfcn.export.inference_model import inference_model
+from keras_fastfcn.export.preprocessing import ResizePolicy
+from keras_fastfcn.export.serving import SERVE_LOGITS
+from keras_fastfcn.export.serving import SERVING_DEFAULT
+from keras_fastfcn.export.serving import segment_batch
+from keras_fastfcn.models.loading import add_model_arguments
+from keras_fastfcn.models.loading import model_from_arguments
+from keras_fastfcn.utils.files import atomic_write_bytes
+from keras_fastfcn.visualize import default_palette
+from keras_fastfcn.visualize import legend_image
+from keras_fastfcn.visualize import overlay
+from keras_fastfcn.visualize import save_class_map_png
+from keras_fastfcn.visualize import save_png
+
+
+class ImageSegmenter:
+    """Turns uint8 RGB images into class maps with the serving pipeline.
+
+    The same preprocessing and postprocessing as the exported SavedModel
+    (resize policy, ImageNet normalisation, padding to a multiple of 32,
+    logits resized back to the image size), so a Keras model here and its
+    export give the same class maps.
+
+    Args:
+        model: a Keras segmentation model (any backend; aux / SE outputs
+            are ignored) or a SavedModel from `export_saved_model`, as
+            returned by `tf.saved_model.load`.
+        policy: `ResizePolicy` for a Keras model. Default: keep the size.
+            A SavedModel has its policy built in; passing one is an error.
+    """
+
+    def __init__(self, model, policy: ResizePolicy | None = None):
+        if _is_saved_model(model):
+            if policy is not None:
+                raise ValueError(
+                    "A SavedModel's resize policy is fixed at export; "
+                    "leave out the size (--size) or export again."
+                )
+            self._serve = model.signatures[SERVING_DEFAULT]
+            logits = model.signatures[SERVE_LOGITS].structured_outputs
+            self.num_classes = int(logits["logits"].shape[-1])
+        else:
+            logits_model = inference_model(model)
+            self._logits_model = logits_model
+            self._policy = policy or ResizePolicy()
+            self._serve = None
+            self.num_classes = int(logits_model.output.shape[-1])
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """uint8 RGB `(height, width, 3)` -> int32 class map
+        `(height, width)`."""
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+            raise ValueError(
+                f"Expected a uint8 RGB image (height, width, 3), got "
+                f"{image.dtype} {image.shape}; convert it first (e.g. "
+                "keras_fastfcn.export.image_files.read_image)."
+            )
+        images = tf.constant(image[None])
+        if self._serve is not None:
+            outputs = self._serve(images=images)
+        else:
+            outputs = segment_batch(self._predict_logits, images, self._policy)
+        return outputs["class_map"][0].numpy()
+
+    def _predict_logits(self, images, training=False):
+        logits = self._logits_model.predict_on_batch(np.asarray(images))
+        return tf.constant(keras.ops.convert_to_numpy(logits))
+
+
+def _is_saved_model(model) -> bool:
+    return not isinstance(model, keras.Model) and hasattr(model, "signatures")
+
+
+def segment_image(
+    model, image: np.ndarray, policy: ResizePolicy | None = None
+) -> np.ndarray:
+    """Segment one uint8 RGB image `(height, width, 3)`.
+
+    Args:
+        model: a Keras segmentation model or a loaded SavedModel (see
+            `ImageSegmenter`; build one of those for many images).
+        image: uint8 `(height, width, 3)`, RGB.
+        policy: `ResizePolicy` (Keras models only). Default: keep the size.
+
+    Returns:
+        int32 class map `(height, width)`.
+    """
+    return ImageSegmenter(model, policy)(image)
+
+
+# Dataset name -> (class names, palette), as `keras_fastfcn.data` has them.
+_DATASET_COLOURS = {
+    "ade20k": (palettes.ADE20K_CLASSES, palettes.ADE20K_PALETTE),
+    "camvid": (palettes.CAMVID_CLASSES, palettes.CAMVID_PALETTE),
+    "cityscapes": (palettes.CITYSCAPES_CLASSES, palettes.CITYSCAPES_PALETTE),
+    "pascal_context": (
+        palettes.PASCAL_CONTEXT_CLASSES,
+        palettes.PASCAL_CONTEXT_PALETTE,
+    ),
+    "pascal_voc": (palettes.PASCAL_VOC_CLASSES, palettes.PASCAL_VOC_PALETTE),
+    "sample": (palettes.CAMVID_CLASSES, palettes.CAMVID_PALETTE),
+}
+
+
+def dataset_classes(name: str) -> tuple[list[str], np.ndarray]:
+    """Class names and uint8 palette `(classes, 3)` of a dataset, from
+    `keras_fastfcn.data.palettes` (no data files needed)."""
+    if name not in _DATASET_COLOURS:
+        raise ValueError(
+            f"No class names for dataset {name!r}; choose one of "
+            f"{', '.join(sorted(_DATASET_COLOURS))}, or leave --dataset out "
+            "for numbered classes and the default palette."
+        )
+    names, palette = _DATASET_COLOURS[name]
+    return list(names), np.asarray(palette, np.uint8)
+
+
+def output_names(files: Sequence[Path]) -> list[str]:
+    """File stems used for outputs; `ValueError` if two inputs share one."""
+    stems = [f.stem for f in files]
+    repeated = sorted({s for s in stems if stems.count(s) > 1})
+    if repeated:
+        clashes = [str(f) for f in files if f.stem in repeated]
+        raise ValueError(
+            f"Inputs {clashes} would write the same output names; predict "
+            "them into separate --out directories."
+        )
+    return stems
+
+
+def predict_files(
+    segmenter: ImageSegmenter,
+    files: Sequence[Path],
+    out_dir: Path,
+    class_names: Sequence[str],
+    palette: np.ndarray,
+    alpha: float = 0.5,
+) -> None:
+    """Write `*_classes.png`, `*_overlay.png`, `legend.png` and
+    `classes.json` for `files` into `out_dir`."""
+    names = output_names(files)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path, name in zip(tqdm(files, desc="predict", unit="image"), names):
+        image = read_image(path)
+        class_map = segmenter(image)
+        save_class_map_png(out_dir / f"{name}_classes.png", class_map, palette)
+        save_png(
+            out_dir / f"{name}_overlay.png",
+            overlay(image, class_map, palette, alpha),
+        )
+    save_png(out_dir / "legend.png", legend_image(class_names, palette))
+    classes = [
+        {"id": i, "name": n, "color": [int(c) for c in palette[i]]}
+        for i, n in enumerate(class_names)
+    ]
+    atomic_write_bytes(
+        out_dir / "classes.json", json.dumps(classes, indent=1).encode()
+    )
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_fastfcn.predict",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        help="image files, directories of images, or .txt image lists",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output dir")
+    parser.add_argument(
+        "--saved-model",
+        type=Path,
+        help="a SavedModel version directory (MODEL_DIR/1) from export",
+    )
+    add_model_arguments(parser)
+    parser.add_argument(
+        "--dataset",
+        choices=sorted(_DATASET_COLOURS),
+        help="take class names and palette from this dataset",
+    )
+    parser.add_argument(
+        "--size",
+        help="resize: 'none' (default), long side ('512') or fixed "
+        "('360x480'); Keras models only",
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=0.5, help="overlay opacity"
+    )
+    return parser.parse_args(argv)
+
+
+def load_segmenter(args: argparse.Namespace) -> ImageSegmenter:
+    """The `ImageSegmenter` for `--saved-model` or the model options."""
+    if args.saved_model is not None:
+        if args.model_file or args.weights or args.random_weights:
+            raise ValueError(
+                "Pass either --saved-model or a Keras model "
+                "(--model-file / --weights / --random-weights), not both."
+            )
+        if not (args.saved_model / "saved_model.pb").is_file():
+            raise FileNotFoundError(
+                f"{args.saved_model} holds no saved_model.pb; pass the "
+                "version directory, e.g. MODEL_DIR/1."
+            )
+        if args.size is not None:
+            raise ValueError(
+                "--size is fixed in a SavedModel at export; leave it out."
+            )
+        return ImageSegmenter(tf.saved_model.load(str(args.saved_model)))
+    model = model_from_arguments(args)
+    return ImageSegmenter(model, ResizePolicy.from_string(args.size))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    files = list_image_files(args.inputs)
+    segmenter = load_segmenter(args)
+    if args.dataset:
+        class_names, palette = dataset_classes(args.dataset)
+        if len(class_names) != segmenter.num_classes:
+            raise ValueError(
+                f"Dataset {args.dataset!r} has {len(class_names)} classes "
+                f"but the model predicts {segmenter.num_classes}."
+            )
+    else:
+        class_names = [f"class_{i}" for i in range(segmenter.num_classes)]
+        palette = default_palette(segmenter.num_classes)
+    predict_files(segmenter, files, args.out, class_names, palette, args.alpha)
+    print(
+        f"Wrote {len(files)} class maps and overlays, legend.png and "
+        f"classes.json to {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Helpers that run the official PyTorch FastFCN code for comparisons."""

@@ -1,0 +1,275 @@
+"""Train a segmentation model with `model.fit` (TensorFlow backend).
+
+The official FastFCN recipe: SGD (momentum 0.9, coupled weight decay 1e-4),
+poly learning rate per iteration, neck and heads at 10x the backbone rate,
+cross-entropy ignoring label 255 + 0.2 x auxiliary CE + 0.2 x SE loss,
+augmentation by random scale / crop / flip / blur. Runs under
+`tf.distribute.MirroredStrategy` over all GPUs (or logical CPU devices
+with `devices`), writes checkpoints every epoch (atomically), resumes
+after a crash with `resume=True`, logs to TensorBoard, and finishes with an
+evaluation of the best checkpoint. `train.py` at the repository root is
+the command-line front end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from keras_fastfcn.config import TrainConfig
+
+
+def _datasets(config: TrainConfig):
+    from keras_fastfcn.data import load_dataset
+
+    train_spec = load_dataset(config.dataset, config.data_dir, split="train")
+    val_spec = load_dataset(config.dataset, config.data_dir, split="val")
+    return train_spec, val_spec
+
+
+def _build_and_compile(config: TrainConfig, num_classes: int, steps: int):
+    import keras
+
+    from keras_fastfcn.losses import segmentation_losses
+    from keras_fastfcn.metrics import segmentation_metrics
+    from keras_fastfcn.models.registry import build_model
+    from keras_fastfcn.schedules import PolyDecay
+    from keras_fastfcn.schedules import build_optimizer
+
+    model = build_model(
+        config.model,
+        config.backbone,
+        num_classes,
+        aux=config.aux,
+        se_loss=config.se_loss,
+        backbone_weights=config.backbone_weights,
+        neck_width=config.neck_width,
+        sync_batch_norm=config.sync_bn,
+        dropout=config.dropout,
+        base_width=config.base_width,
+    )
+    schedule = PolyDecay(config.lr, decay_steps=config.epochs * steps)
+    optimizer = build_optimizer(
+        model,
+        schedule,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        head_lr_multiplier=config.head_lr_multiplier,
+    )
+    loss, loss_weights = segmentation_losses(
+        model,
+        num_classes,
+        aux_weight=config.aux_weight,
+        se_weight=config.se_weight,
+    )
+    metrics = segmentation_metrics(num_classes)
+    if isinstance(model.output, dict):
+        metrics = {"logits": metrics}
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        loss_weights=loss_weights,
+        metrics=metrics,
+    )
+    keras.utils.set_random_seed(config.seed)
+    return model
+
+
+def _output_names(model) -> list[str] | None:
+    return list(model.output) if isinstance(model.output, dict) else None
+
+
+def _with_targets(dataset, names):
+    if names is None:
+        return dataset
+    from keras_fastfcn.losses import replicate_targets
+
+    return dataset.map(lambda x, y: (x, replicate_targets(y, names)))
+
+
+def _visual_examples(val_spec, crop_size: int, count: int):
+    """The first `count` validation crops: uint8, normalised, labels."""
+    import numpy as np
+
+    from keras_fastfcn.data import make_eval_dataset
+    from keras_fastfcn.evaluate import denormalize
+
+    normalized, labels = [], []
+    dataset = make_eval_dataset(val_spec, crop_size=crop_size, mode="val")
+    for image, label in dataset.take(count):
+        normalized.append(image.numpy()[0])
+        labels.append(label.numpy()[0])
+    normalized = np.stack(normalized)
+    images = np.stack([denormalize(x) for x in normalized])
+    return images, normalized, np.stack(labels)
+
+
+def train(config: TrainConfig) -> dict:
+    """Run one training job; returns the final summary (also written to
+    `output_dir/summary.json`)."""
+    import keras
+
+    from keras_fastfcn.callbacks import BEST
+    from keras_fastfcn.callbacks import LAST
+    from keras_fastfcn.callbacks import EpochCheckpoint
+    from keras_fastfcn.callbacks import LearningRateLogger
+    from keras_fastfcn.callbacks import PredictionImages
+    from keras_fastfcn.callbacks import read_state
+    from keras_fastfcn.data import make_eval_dataset
+    from keras_fastfcn.data import make_train_dataset
+    from keras_fastfcn.distribute import make_strategy
+    from keras_fastfcn.evaluate import evaluate_model
+    from keras_fastfcn.evaluate import format_results
+    from keras_fastfcn.utils.files import atomic_write_text
+
+    config = config.resolved()
+    strategy = make_strategy(config.devices)  # before any other TF op
+    output = Path(config.output_dir)
+    checkpoints = output / "checkpoints"
+    output.mkdir(parents=True, exist_ok=True)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy(config.mixed_precision)
+    keras.utils.set_random_seed(config.seed)
+
+    train_spec, val_spec = _datasets(config)
+    num_classes = config.num_classes or train_spec.num_classes
+    steps = config.steps_per_epoch or len(train_spec.pairs) // config.batch_size
+    if steps < 1:
+        raise ValueError(
+            f"{len(train_spec.pairs)} training images give no full batch of "
+            f"{config.batch_size}; lower --batch-size or set --steps-per-epoch."
+        )
+    state = read_state(checkpoints) if config.resume else None
+    if config.resume and state is None:
+        print(f"no checkpoint in {checkpoints}: starting from scratch")
+    initial_epoch = state["epoch"] if state else 0
+    atomic_write_text(
+        output / "config.json", json.dumps(config.to_dict(), indent=2)
+    )
+
+    with strategy.scope():
+        if state:
+            model = keras.models.load_model(checkpoints / LAST)
+            print(
+                f"resumed from {checkpoints / LAST} after epoch {initial_epoch}"
+            )
+        else:
+            model = _build_and_compile(config, num_classes, steps)
+    names = _output_names(model)
+    monitor = "val_" + ("logits_" if names else "") + "mean_iou"
+
+    train_data = make_train_dataset(
+        train_spec,
+        config.batch_size,
+        crop_size=config.crop_size,
+        base_size=config.base_size,
+        seed=config.seed,
+        blur=config.blur,
+        jitter=config.jitter,
+        cache=config.cache,
+        start_example=initial_epoch * steps * config.batch_size,
+    )
+    val_data = make_eval_dataset(
+        val_spec,
+        crop_size=config.crop_size,
+        mode="val",
+        batch_size=config.batch_size,
+    )
+    logs = output / "logs"
+    callbacks = [
+        LearningRateLogger(),
+        EpochCheckpoint(
+            checkpoints, monitor, best=state.get("best") if state else None
+        ),
+        keras.callbacks.CSVLogger(
+            str(output / "history.csv"), append=bool(state)
+        ),
+        keras.callbacks.TensorBoard(str(logs)),
+    ]
+    if config.num_visualizations:
+        callbacks.append(
+            PredictionImages(
+                logs,
+                *_visual_examples(
+                    val_spec, config.crop_size, config.num_visualizations
+                ),
+                palette=val_spec.palette,
+            )
+        )
+    start = time.time()
+    if initial_epoch < config.epochs:
+        model.fit(
+            _with_targets(train_data, names),
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            validation_data=_with_targets(val_data, names),
+            validation_steps=config.val_steps,
+            validation_freq=config.val_every,
+            callbacks=callbacks,
+        )
+    train_seconds = time.time() - start
+
+    best_path = checkpoints / (BEST if (checkpoints / BEST).is_file() else LAST)
+    best = keras.models.load_model(best_path, compile=False)
+    results = evaluate_model(
+        best,
+        val_spec,
+        multi_scale=config.eval_multi_scale,
+        flip=config.eval_multi_scale,
+        base_size=config.base_size,
+        crop_size=config.crop_size,
+        output_dir=output / "evaluation",
+        num_visualizations=config.num_visualizations,
+    )
+    summary = {
+        "train_seconds": train_seconds,
+        "epochs": config.epochs,
+        "steps_per_epoch": steps,
+        "train_images_per_second": (config.epochs - initial_epoch)
+        * steps
+        * config.batch_size
+        / max(train_seconds, 1e-9),
+        "checkpoint": str(best_path),
+        "pixel_accuracy": results["pixel_accuracy"],
+        "mean_iou": results["mean_iou"],
+    }
+    atomic_write_text(output / "summary.json", json.dumps(summary, indent=2))
+    print(format_results(results))
+    print(
+        f"\ntrained {config.model} ({config.backbone}) on {config.dataset} "
+        f"in {train_seconds / 60:.1f} min\n"
+        f"  best checkpoint:   {best_path}\n"
+        f"  TensorBoard logs:  {logs}   (tensorboard --logdir {logs})\n"
+        f"  overlays, metrics: {output / 'evaluation'}\n"
+        f"  summary:           {output / 'summary.json'}"
+    )
+    return summary
+
+
+def main(argv=None, default_configs: str | os.PathLike | None = None) -> dict:
+    """Command line: `python train.py --dataset sample [--flags]`.
+
+    Without `--config`, `default_configs/<dataset>.yaml` is used when it
+    exists.
+    """
+    import argparse
+
+    from keras_fastfcn.config import add_config_arguments
+    from keras_fastfcn.config import config_from_args
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = argparse.ArgumentParser(
+        prog="train.py",
+        description="Train a FastFCN-family segmentation model.",
+    )
+    add_config_arguments(parser)
+    args = parser.parse_args(argv)
+    default = None
+    if args.config is None and default_configs and args.dataset:
+        candidate = Path(default_configs) / f"{args.dataset}.yaml"
+        default = candidate if candidate.is_file() else None
+    config = config_from_args(args, default)
+    return train(config)

@@ -1,0 +1,138 @@
+"""Parity measurement helpers and the export command line's checks."""
+
+import numpy as np
+import pytest
+
+from keras_fastfcn.export.__main__ import main as export_main
+from keras_fastfcn.export.parity import ParityResult
+from keras_fastfcn.export.parity import compare_logits
+from keras_fastfcn.export.parity import format_table
+from keras_fastfcn.export.parity import measure_parity
+from keras_fastfcn.export.parity import parity_images
+from tests.export.tiny_models import TINY_CLI_OPTIONS
+
+
+def test_compare_logits_by_hand():
+    reference = np.zeros((1, 2, 2, 3), np.float32)
+    reference[..., 0] = 1.0  # class 0 everywhere
+    other = reference.copy()
+    other[0, 0, 0] = [0.0, 2.0, 0.0]  # one pixel flips to class 1
+    other[0, 1, 1, 2] = 0.5
+    max_abs, mean_abs, agreement = compare_logits(reference, other)
+    assert max_abs == 2.0
+    assert mean_abs == pytest.approx((1.0 + 2.0 + 0.5) / 12)
+    assert agreement == 0.75
+    with pytest.raises(ValueError, match="shapes differ"):
+        compare_logits(reference, other[:, :1])
+
+
+def test_measure_parity_and_table():
+    images = np.random.default_rng(0).normal(size=(3, 4, 4, 3))
+    images = images.astype(np.float32)
+    runners = {
+        "keras": lambda x: x * 2.0,
+        "exact": lambda x: x * 2.0,
+        "noisy": lambda x: x * 2.0 + 0.25,
+    }
+    results = measure_parity(runners, images, runs=2, sizes_mb={"exact": 1.5})
+    assert [r.name for r in results] == ["keras", "exact", "noisy"]
+    assert results[1].max_abs_diff == 0 and results[1].argmax_agreement == 1
+    assert results[2].max_abs_diff == pytest.approx(0.25)
+    assert results[2].argmax_agreement == 1  # a constant shift keeps argmax
+    assert all(r.latency_ms >= 0 for r in results)
+    table = format_table(
+        [
+            ParityResult("keras", 0, 0, 1, 10.0, 1.0),
+            ParityResult("onnx", 1e-5, 1e-6, 0.99995, 5.0, 0.5, 12.25),
+        ]
+    )
+    lines = table.splitlines()
+    assert lines[0].startswith("| format | max abs diff")
+    assert (
+        lines[3]
+        == "| onnx | 1e-05 | 1e-06 | 99.995% | 5.0 ± 0.5 | 2.00x | 12.2 |"
+    )
+
+
+def test_parity_images_without_files_are_seeded_noise():
+    a = parity_images(None, (8, 16), 2, seed=3)
+    b = parity_images(None, (8, 16), 2, seed=3)
+    assert a.shape == (2, 8, 16, 3) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        ([], ValueError, "exactly one of"),
+        (["--random-weights"], ValueError, "needs --num-classes"),
+        (
+            ["--weights", "missing.weights.h5", *TINY_CLI_OPTIONS],
+            FileNotFoundError,
+            "does not exist",
+        ),
+        (
+            ["--random-weights", *TINY_CLI_OPTIONS, "--format", "tflite"],
+            ValueError,
+            "needs a fixed input size",
+        ),
+        (
+            ["--random-weights", *TINY_CLI_OPTIONS, "--input-size", "64x64"],
+            ValueError,
+            "--input-size is for tflite / onnx",
+        ),
+        (
+            [
+                "--random-weights",
+                *TINY_CLI_OPTIONS,
+                "--format",
+                "onnx",
+                "--size",
+                "512",
+            ],
+            ValueError,
+            "--size is the SavedModel resize policy",
+        ),
+    ],
+)
+def test_export_command_line_errors(tmp_path, options, error, message):
+    if "--format" not in options:
+        options = [*options, "--format", "saved_model"]
+    with pytest.raises(error, match=message):
+        export_main(["--output", str(tmp_path / "out"), *options])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_parity_command_line(tmp_path, capsys):
+    from keras_fastfcn.export.parity import main as parity_main
+
+    parity_main(
+        [
+            "--random-weights",
+            "--model",
+            "encnet_jpu",
+            "--neck-width",
+            "16",
+            *TINY_CLI_OPTIONS,
+            "--input-size",
+            "64x64",
+            "--count",
+            "2",
+            "--runs",
+            "2",
+            "--markdown",
+            str(tmp_path / "table.md"),
+        ]
+    )
+    table = (tmp_path / "table.md").read_text()
+    for name in (
+        "keras",
+        "saved_model",
+        "onnx",
+        "tflite",
+        "tflite_fp16",
+        "tflite_int8",
+    ):
+        assert f"| {name} |" in table
+    assert "| format |" in capsys.readouterr().out

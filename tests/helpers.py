@@ -1,0 +1,85 @@
+"""Shared test helpers: random weights, weight lookup, round trips."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def randomize_weights(model_or_layer, seed: int = 0) -> None:
+    """Give every variable random values; BN variances stay positive."""
+    rng = np.random.default_rng(seed)
+    for variable in model_or_layer.weights:
+        shape = tuple(variable.shape)
+        name = variable.path.rsplit("/", 1)[-1]
+        if name == "moving_variance":
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name == "gamma":
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name == "scale":  # Encoding smoothing factors are negative
+            value = rng.uniform(-1.0, -0.1, shape)
+        else:
+            value = rng.normal(0.0, 0.3, shape)
+        variable.assign(value.astype(variable.dtype))
+
+
+def weights_by_path(model_or_layer) -> dict[str, np.ndarray]:
+    """`{"jpu/conv5.0/kernel": array, ...}` with the layer's own prefix
+    stripped, as float64."""
+    out = {}
+    for variable in model_or_layer.weights:
+        path = variable.path.split("/", 1)[-1]
+        out[path] = np.asarray(keras.ops.convert_to_numpy(variable), np.float64)
+    return out
+
+
+def bn_params(weights: dict, prefix: str):
+    return (
+        weights[f"{prefix}/gamma"],
+        weights[f"{prefix}/beta"],
+        weights[f"{prefix}/moving_mean"],
+        weights[f"{prefix}/moving_variance"],
+    )
+
+
+def to_numpy(x):
+    if isinstance(x, (tuple, list)):
+        return type(x)(to_numpy(v) for v in x)
+    if isinstance(x, dict):
+        return {k: to_numpy(v) for k, v in x.items()}
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def assert_layer_round_trip(layer, inputs, tmp_path, atol=1e-6):
+    """`get_config`/`from_config` and `.keras` save/load give the same
+    outputs as `layer` on `inputs` (a list of arrays or one array)."""
+    single = not isinstance(inputs, list)
+    symbolic = [
+        keras.Input(shape=np.shape(x)[1:])
+        for x in ([inputs] if single else inputs)
+    ]
+    outputs = layer(symbolic[0] if single else symbolic)
+    model = keras.Model(symbolic[0] if single else symbolic, outputs)
+    expected = to_numpy(model(inputs, training=False))
+
+    clone = layer.__class__.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+    path = tmp_path / "layer.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    actual = to_numpy(restored(inputs, training=False))
+    assert_nested_close(actual, expected, atol)
+
+
+def assert_nested_close(actual, expected, atol):
+    if isinstance(expected, dict):
+        assert set(actual) == set(expected)
+        for key in expected:
+            assert_nested_close(actual[key], expected[key], atol)
+    elif isinstance(expected, (tuple, list)):
+        assert len(actual) == len(expected)
+        for a, e in zip(actual, expected):
+            assert_nested_close(a, e, atol)
+    else:
+        np.testing.assert_allclose(actual, expected, atol=atol, rtol=1e-5)

@@ -1,0 +1,144 @@
+"""`python -m keras_fastfcn.convert` and the all-or-nothing checks.
+
+Checkpoints are written by the compact PyTorch FastFCN of
+`torch_fastfcn.py` (see `test_parity.py`) at 1/8 of the official widths.
+"""
+
+import stat
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import keras  # noqa: E402
+
+import keras_fastfcn  # noqa: E402
+from keras_fastfcn import convert  # noqa: E402
+from keras_fastfcn.weights import WeightMismatchError  # noqa: E402
+from keras_fastfcn.weights import load_official_weights  # noqa: E402
+from tests.helpers import to_numpy  # noqa: E402
+from tests.weights import torch_fastfcn  # noqa: E402
+
+TINY = dict(base_width=8, neck_width=64)
+BOUND = 1e-4
+
+
+@pytest.fixture(scope="module")
+def fcn_jpu():
+    """A tiny official-layout FCN+JPU (aux) and its checkpoint file."""
+    torch.manual_seed(0)
+    net = torch_fastfcn.Segmenter("fcn", 5, "JPU", aux=True, **TINY)
+    return torch_fastfcn.randomize(net, seed=5)
+
+
+@pytest.fixture
+def checkpoint(fcn_jpu, tmp_path):
+    path = tmp_path / "fcn_jpu.pth.tar"
+    state = {f"module.{k}": v for k, v in fcn_jpu.state_dict().items()}
+    torch.save({"epoch": 1, "state_dict": state}, path)
+    return path
+
+
+def images():
+    rng = np.random.default_rng(2)
+    return rng.normal(size=(1, 64, 96, 3)).astype("float32")
+
+
+def assert_close(got, want):
+    error = np.abs(got - want).max() / np.abs(want).max()
+    assert error <= BOUND, error
+
+
+def test_cli_writes_weights_for_build_model(fcn_jpu, checkpoint, tmp_path):
+    out = tmp_path / "fcn_jpu.weights.h5"
+    argv = [str(checkpoint), "--model", "fcn_jpu", "--backbone", "resnet50"]
+    assert convert.main(argv + ["--num-classes", "5", "--out", str(out)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [checkpoint.name, out.name]
+    )
+    plain = tmp_path / "plain.txt"  # permissions of an ordinary new file
+    plain.write_text("")
+    assert stat.S_IMODE(out.stat().st_mode) == stat.S_IMODE(
+        plain.stat().st_mode
+    )
+    model = keras_fastfcn.build_model(
+        "fcn_jpu", "resnet50", 5, aux=True, **TINY
+    )
+    model.load_weights(out)
+    got = to_numpy(model(images(), training=False))
+    want = torch_fastfcn.run(fcn_jpu, images())
+    assert_close(got["logits"], want["logits"])
+    assert_close(got["aux_logits"], want["aux_logits"])
+
+
+def test_cli_writes_keras_model_without_aux(
+    fcn_jpu, checkpoint, tmp_path, capsys
+):
+    out = tmp_path / "model.keras"
+    assert convert.main([str(checkpoint), "--out", str(out), "--no-aux"]) == 0
+    printed = capsys.readouterr().out
+    assert "7 auxiliary-head tensors (model built with aux=False)" in printed
+    assert "2 unused ImageNet classifier tensors" in printed
+    model = keras.models.load_model(out)
+    assert not model.aux
+    got = to_numpy(model(images(), training=False))
+    assert_close(got, torch_fastfcn.run(fcn_jpu, images())["logits"])
+
+
+def test_cli_names_a_different_architecture_in_one_line(
+    checkpoint, tmp_path, capsys
+):
+    out = tmp_path / "model.weights.h5"
+    out.write_bytes(b"previous file")
+    argv = [str(checkpoint), "--model", "psp_jpu", "--out", str(out)]
+    assert convert.main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error
+    assert "holds fcn_jpu / resnet50, 5 classes, not psp_jpu" in error
+    assert out.read_bytes() == b"previous file"  # untouched
+    assert len(list(tmp_path.iterdir())) == 2  # no temporary files left
+
+
+def test_cli_rejects_an_unknown_output_kind(checkpoint, tmp_path, capsys):
+    assert convert.main([str(checkpoint), "--out", str(tmp_path / "w.h5")]) == 2
+    assert ".weights.h5" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def keras_fcn_jpu():
+    """The Keras model of `fcn_jpu` (failed loads leave it unchanged)."""
+    return keras_fastfcn.build_model("fcn_jpu", "resnet50", 5, aux=True, **TINY)
+
+
+def test_missing_unexpected_and_misshaped_are_all_listed(
+    fcn_jpu, keras_fcn_jpu
+):
+    model = keras_fcn_jpu
+    state = torch_fastfcn.state_dict_numpy(fcn_jpu)
+    before = [to_numpy(v) for v in model.weights]
+    del state["jpu.dilation2.0.bn.running_var"]
+    state["head.conv5.9.weight"] = np.zeros((3, 3), "float32")
+    state["head.conv5.4.weight"] = np.zeros((7, 16, 1, 1), "float32")
+    with pytest.raises(WeightMismatchError) as info:
+        load_official_weights(model, state)
+    error = info.value
+    assert error.missing == ["jpu.dilation2.0.bn.running_var"]
+    assert error.unexpected == ["head.conv5.9.weight"]
+    assert error.mismatched == [
+        ("head.conv5.4.weight", (7, 16, 1, 1), (5, 64, 1, 1))
+    ]
+    message = str(error)
+    assert "\n" not in message
+    assert "1 missing [jpu.dilation2.0.bn.running_var]" in message
+    assert "1 unexpected [head.conv5.9.weight]" in message
+    assert "head.conv5.4.weight: (7, 16, 1, 1) in the checkpoint" in message
+    for old, variable in zip(before, model.weights):
+        np.testing.assert_array_equal(old, to_numpy(variable))
+
+
+def test_aux_model_needs_the_aux_tensors(fcn_jpu, keras_fcn_jpu):
+    state = torch_fastfcn.state_dict_numpy(fcn_jpu)
+    state = {k: v for k, v in state.items() if not k.startswith("auxlayer.")}
+    with pytest.raises(WeightMismatchError, match="7 missing .auxlayer"):
+        load_official_weights(keras_fcn_jpu, state)
