@@ -69,47 +69,47 @@ def _conv3x3(x, filters, name, strides=1, dilation=1):
 def _shortcut(x, filters, strides, name):
     if x.shape[-1] == filters and strides == 1:
         return x
-    x = conv2d(filters, 1, f"{name}.downsample.0", strides=strides)(x)
-    return batch_norm(f"{name}.downsample.1")(x)
+    x = conv2d(filters, 1, f"{name}-downsample-0", strides=strides)(x)
+    return batch_norm(f"{name}-downsample-1")(x)
 
 
 def _bottleneck(x, planes, strides, dilation, name, stage_dilation):
     del stage_dilation  # the official Bottleneck ignores it
     shortcut = _shortcut(x, planes * 4, strides, name)
-    x = conv2d(planes, 1, f"{name}.conv1")(x)
-    x = batch_norm(f"{name}.bn1")(x)
-    x = keras.layers.ReLU(name=f"{name}.relu1")(x)
-    x = _conv3x3(x, planes, f"{name}.conv2", strides, dilation)
-    x = batch_norm(f"{name}.bn2")(x)
-    x = keras.layers.ReLU(name=f"{name}.relu2")(x)
-    x = conv2d(planes * 4, 1, f"{name}.conv3")(x)
-    x = batch_norm(f"{name}.bn3")(x)
-    x = keras.layers.Add(name=f"{name}.add")([x, shortcut])
-    return keras.layers.ReLU(name=f"{name}.out")(x)
+    x = conv2d(planes, 1, f"{name}-conv1")(x)
+    x = batch_norm(f"{name}-bn1")(x)
+    x = keras.layers.ReLU(name=f"{name}-relu1")(x)
+    x = _conv3x3(x, planes, f"{name}-conv2", strides, dilation)
+    x = batch_norm(f"{name}-bn2")(x)
+    x = keras.layers.ReLU(name=f"{name}-relu2")(x)
+    x = conv2d(planes * 4, 1, f"{name}-conv3")(x)
+    x = batch_norm(f"{name}-bn3")(x)
+    x = keras.layers.Add(name=f"{name}-add")([x, shortcut])
+    return keras.layers.ReLU(name=f"{name}-out")(x)
 
 
 def _basic(x, planes, strides, dilation, name, stage_dilation):
     # Official BasicBlock: conv1 takes the block's (possibly halved)
     # dilation, conv2 the stage's full dilation.
     shortcut = _shortcut(x, planes, strides, name)
-    x = _conv3x3(x, planes, f"{name}.conv1", strides, dilation)
-    x = batch_norm(f"{name}.bn1")(x)
-    x = keras.layers.ReLU(name=f"{name}.relu1")(x)
-    x = _conv3x3(x, planes, f"{name}.conv2", 1, stage_dilation)
-    x = batch_norm(f"{name}.bn2")(x)
-    x = keras.layers.Add(name=f"{name}.add")([x, shortcut])
-    return keras.layers.ReLU(name=f"{name}.out")(x)
+    x = _conv3x3(x, planes, f"{name}-conv1", strides, dilation)
+    x = batch_norm(f"{name}-bn1")(x)
+    x = keras.layers.ReLU(name=f"{name}-relu1")(x)
+    x = _conv3x3(x, planes, f"{name}-conv2", 1, stage_dilation)
+    x = batch_norm(f"{name}-bn2")(x)
+    x = keras.layers.Add(name=f"{name}-add")([x, shortcut])
+    return keras.layers.ReLU(name=f"{name}-out")(x)
 
 
 def _stem(x, stem, width):
     if stem == "deep":
-        x = _conv3x3(x, width, "conv1.0", strides=2)
-        x = batch_norm("conv1.1")(x)
-        x = keras.layers.ReLU(name="conv1.2")(x)
-        x = conv2d(width, 3, "conv1.3")(x)
-        x = batch_norm("conv1.4")(x)
-        x = keras.layers.ReLU(name="conv1.5")(x)
-        x = conv2d(2 * width, 3, "conv1.6")(x)
+        x = _conv3x3(x, width, "conv1-0", strides=2)
+        x = batch_norm("conv1-1")(x)
+        x = keras.layers.ReLU(name="conv1-2")(x)
+        x = conv2d(width, 3, "conv1-3")(x)
+        x = batch_norm("conv1-4")(x)
+        x = keras.layers.ReLU(name="conv1-5")(x)
+        x = conv2d(2 * width, 3, "conv1-6")(x)
     else:
         x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
         x = conv2d(width, 7, "conv1", strides=2, padding="valid")(x)
@@ -126,7 +126,7 @@ class ResNetBackbone(keras.Model):
     torchvision / Keras. Strides sit on the 3x3 conv of each block (v1.5).
     `output_stride` 32 is the plain network that feeds JPU; 8 and 16 are the
     dilated ("DilatedFCN") baselines. Layer names follow the official
-    checkpoint keys (`conv1.0`, `layer3.2.bn1`, ...).
+    checkpoint keys with "-" for "." (`conv1-0`, `layer3-2-bn1`, ...).
 
     Input `(batch, height, width, 3)`, ImageNet-normalised RGB. Output: a
     dict `{"stage1": (batch, H/2, W/2, 2w), "stage2": (.., H/4, .., 4w'),
@@ -194,7 +194,7 @@ class ResNetBackbone(keras.Model):
                         planes,
                         stride if i == 0 else 1,
                         rate,
-                        f"layer{stage + 1}.{i}",
+                        f"layer{stage + 1}-{i}",
                         dilation if grid is None else rate,
                     )
                 features[f"stage{stage + 2}"] = x

@@ -39,8 +39,8 @@ class DeepLabV3Head(keras.layers.Layer):
         width = input_shape[-1] // 8
         self.aspp = ASPP(self.rates, width, name="aspp")
         self.block = conv_bn_relu("block", width) + [
-            keras.layers.SpatialDropout2D(self.dropout, name="block.3"),
-            conv2d(self.num_classes, 1, "block.4", use_bias=True),
+            keras.layers.SpatialDropout2D(self.dropout, name="block-3"),
+            conv2d(self.num_classes, 1, "block-4", use_bias=True),
         ]
 
     def call(self, x, training=None):

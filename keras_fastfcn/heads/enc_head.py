@@ -55,8 +55,8 @@ class EncHead(keras.layers.Layer):
             self.num_classes, self.num_codes, self.se_loss, name="encmodule"
         )
         self.conv6 = [
-            keras.layers.SpatialDropout2D(self.dropout, name="conv6.0"),
-            conv2d(self.num_classes, 1, "conv6.1", use_bias=True),
+            keras.layers.SpatialDropout2D(self.dropout, name="conv6-0"),
+            conv2d(self.num_classes, 1, "conv6-1", use_bias=True),
         ]
 
     def call(self, x, training=None):

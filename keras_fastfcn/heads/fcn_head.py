@@ -29,8 +29,8 @@ class FCNHead(keras.layers.Layer):
 
     def build(self, input_shape):
         self.conv5 = conv_bn_relu("conv5", input_shape[-1] // 4) + [
-            keras.layers.SpatialDropout2D(self.dropout, name="conv5.3"),
-            conv2d(self.num_classes, 1, "conv5.4", use_bias=True),
+            keras.layers.SpatialDropout2D(self.dropout, name="conv5-3"),
+            conv2d(self.num_classes, 1, "conv5-4", use_bias=True),
         ]
 
     def call(self, x, training=None):

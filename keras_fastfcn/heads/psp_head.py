@@ -38,11 +38,11 @@ class PSPHead(keras.layers.Layer):
     def build(self, input_shape):
         width = input_shape[-1] // 4
         self.conv5 = (
-            [PyramidPooling(self.bins, name="conv5.0")]
+            [PyramidPooling(self.bins, name="conv5-0")]
             + conv_bn_relu("conv5", width, first_index=1)
             + [
-                keras.layers.SpatialDropout2D(self.dropout, name="conv5.4"),
-                conv2d(self.num_classes, 1, "conv5.5", use_bias=True),
+                keras.layers.SpatialDropout2D(self.dropout, name="conv5-4"),
+                conv2d(self.num_classes, 1, "conv5-5", use_bias=True),
             ]
         )
 

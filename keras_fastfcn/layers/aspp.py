@@ -52,10 +52,10 @@ class ASPP(keras.layers.Layer):
         pool = len(self.rates) + 1
         # The official pooling Sequential has the pool itself at index 0.
         self.pooling = conv_bn_relu(
-            f"b{pool}.gap", width, kernel_size=1, first_index=1
+            f"b{pool}-gap", width, kernel_size=1, first_index=1
         )
         self.project = conv_bn_relu("project", width, kernel_size=1) + [
-            keras.layers.SpatialDropout2D(self.dropout, name="project.3")
+            keras.layers.SpatialDropout2D(self.dropout, name="project-3")
         ]
 
     def call(self, x, training=None):

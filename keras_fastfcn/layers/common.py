@@ -2,8 +2,10 @@
 
 Every convolution follows the official FastFCN code: no bias unless it is a
 classifier, BatchNorm with PyTorch's epsilon (1e-5) and momentum (0.1, which
-is Keras momentum 0.9). Layer names follow the official checkpoint keys
-(`conv5.0`, `conv5.1`, ...) so that checkpoint conversion is a name mapping.
+is Keras momentum 0.9). Layer names follow the official checkpoint keys with
+"-" for "." (`conv5-0`, `conv5-1` for `conv5.0`, `conv5.1`; the PyTorch
+backend forbids dots in parameter names), so that checkpoint conversion is a
+name mapping.
 """
 
 from __future__ import annotations
@@ -81,16 +83,16 @@ def conv_bn_relu(
     dilation: int = 1,
     first_index: int = 0,
 ) -> list:
-    """`[Conv2D, BatchNorm, ReLU]` named `prefix.0`, `prefix.1`, `prefix.2`.
+    """`[Conv2D, BatchNorm, ReLU]` named `prefix-0`, `prefix-1`, `prefix-2`.
 
     `first_index` shifts the numbering, for official `Sequential`s where
     something else comes first.
     """
     i = first_index
     return [
-        conv2d(filters, kernel_size, f"{prefix}.{i}", dilation=dilation),
-        batch_norm(f"{prefix}.{i + 1}"),
-        keras.layers.ReLU(name=f"{prefix}.{i + 2}"),
+        conv2d(filters, kernel_size, f"{prefix}-{i}", dilation=dilation),
+        batch_norm(f"{prefix}-{i + 1}"),
+        keras.layers.ReLU(name=f"{prefix}-{i + 2}"),
     ]
 
 

@@ -45,11 +45,11 @@ class EncModule(keras.layers.Layer):
     def build(self, input_shape):
         channels = input_shape[-1]
         self.encoding = conv_bn_relu("encoding", channels, kernel_size=1) + [
-            Encoding(self.num_codes, name="encoding.3"),
-            batch_norm("encoding.4", axis=1),
-            keras.layers.ReLU(name="encoding.5"),
+            Encoding(self.num_codes, name="encoding-3"),
+            batch_norm("encoding-4", axis=1),
+            keras.layers.ReLU(name="encoding-5"),
         ]
-        self.fc = keras.layers.Dense(channels, name="fc.0")
+        self.fc = keras.layers.Dense(channels, name="fc-0")
         self.selayer = (
             keras.layers.Dense(self.num_classes, name="selayer")
             if self.se_loss

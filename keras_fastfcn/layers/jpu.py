@@ -65,9 +65,9 @@ class JPU(keras.layers.Layer):
         self.conv3 = conv_bn_relu("conv3", width)
         self.branches = [
             [
-                SeparableConvNorm(width, dilation=d, name=f"dilation{i}.0"),
-                batch_norm(f"dilation{i}.1"),
-                keras.layers.ReLU(name=f"dilation{i}.2"),
+                SeparableConvNorm(width, dilation=d, name=f"dilation{i}-0"),
+                batch_norm(f"dilation{i}-1"),
+                keras.layers.ReLU(name=f"dilation{i}-2"),
             ]
             for i, d in enumerate(self.dilations, start=1)
         ]

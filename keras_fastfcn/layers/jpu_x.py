@@ -56,10 +56,10 @@ class JointUpsamplingModule(keras.layers.Layer):
                     dilation=dilation * rate,
                     norm="group",
                     groups=groups,
-                    name=f"dilation{i}.0",
+                    name=f"dilation{i}-0",
                 ),
-                make_norm("group", f"dilation{i}.1", groups),
-                keras.layers.ReLU(name=f"dilation{i}.2"),
+                make_norm("group", f"dilation{i}-1", groups),
+                keras.layers.ReLU(name=f"dilation{i}-2"),
             ]
             for i, rate in enumerate((1, 2, 4), start=1)
         ]

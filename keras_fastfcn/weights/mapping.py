@@ -1,9 +1,11 @@
 """Name and layout mapping between Keras variables and official keys.
 
-Keras layer names follow the official FastFCN modules, so the official key
-of a variable is its layer path joined with "." plus the PyTorch name of
-the variable: `jpu/dilation1.0/conv1/kernel` is `jpu.dilation1.0.conv1.weight`
-and the backbone's `layer3.2.bn1/moving_mean` is
+Keras layer names follow the official FastFCN modules with "-" where the
+official module path has "." (PyTorch-backend parameter names cannot hold
+dots), so the official key of a variable is its layer path joined with ".",
+"-" read as ".", plus the PyTorch name of the variable:
+`jpu/dilation1-0/conv1/kernel` is `jpu.dilation1.0.conv1.weight` and the
+backbone's `layer3-2-bn1/moving_mean` is
 `pretrained.layer3.2.bn1.running_mean`. Layouts: Conv2D kernels
 `(kh, kw, I, O)` <- `(O, I, kh, kw)`; DepthwiseConv2D kernels
 `(kh, kw, C, 1)` <- `(C, 1, kh, kw)`; Dense kernels `(I, O)` <- `(O, I)`;
@@ -113,6 +115,7 @@ def _walk(layer: keras.layers.Layer, prefix: str):
         name = (
             child.name if prefix else MODULE_NAMES.get(child.name, child.name)
         )
+        name = name.replace("-", ".")
         child_prefix = f"{prefix}.{name}" if prefix else name
         yield from _walk(child, child_prefix)
     for variable in layer.weights:

@@ -27,20 +27,20 @@ def test_feature_strides_and_channels(output_stride, strides):
 
 def test_official_dilation_quirk_of_first_dilated_block():
     model = ResNetBackbone(depth=50, output_stride=8, base_width=8)
-    assert _dilation(model, "layer3.0.conv2") == 1
-    assert _dilation(model, "layer3.1.conv2") == 2
-    assert _dilation(model, "layer4.0.conv2") == 2
-    assert _dilation(model, "layer4.2.conv2") == 4
+    assert _dilation(model, "layer3-0-conv2") == 1
+    assert _dilation(model, "layer3-1-conv2") == 2
+    assert _dilation(model, "layer4-0-conv2") == 2
+    assert _dilation(model, "layer4-2-conv2") == 4
     model = ResNetBackbone(depth=50, output_stride=16, base_width=8)
-    assert _dilation(model, "layer4.0.conv2") == 1
-    assert _dilation(model, "layer4.1.conv2") == 2
+    assert _dilation(model, "layer4-0-conv2") == 1
+    assert _dilation(model, "layer4-1-conv2") == 2
 
 
 def test_basic_block_dilations_follow_official_basic_block():
     model = ResNetBackbone(depth=18, output_stride=8, base_width=8)
-    assert _dilation(model, "layer4.0.conv1") == 2
-    assert _dilation(model, "layer4.0.conv2") == 4
-    assert _dilation(model, "layer4.1.conv1") == 4
+    assert _dilation(model, "layer4-0-conv1") == 2
+    assert _dilation(model, "layer4-0-conv2") == 4
+    assert _dilation(model, "layer4-1-conv1") == 4
 
 
 def test_multi_grid():
@@ -66,27 +66,27 @@ def test_official_key_names_of_deep_stem():
     model = ResNetBackbone(depth=18, base_width=8)
     names = {layer.name for layer in model.layers}
     assert {
-        "conv1.0",
-        "conv1.1",
-        "conv1.3",
-        "conv1.4",
-        "conv1.6",
+        "conv1-0",
+        "conv1-1",
+        "conv1-3",
+        "conv1-4",
+        "conv1-6",
         "bn1",
     } <= names
-    assert {"layer1.0.downsample.0", "layer2.1.conv2", "layer4.1.bn2"} <= names
+    assert {"layer1-0-downsample-0", "layer2-1-conv2", "layer4-1-bn2"} <= names
 
 
 def test_stride_two_padding_is_symmetric_like_pytorch():
     # A 3x3 stride-2 conv with PyTorch padding 1 on an 8x8 input reads
     # rows -1..1 for output row 0; Keras "same" would read rows 0..2.
     model = ResNetBackbone(depth=18, base_width=8)
-    conv = model.get_layer("conv1.0")
+    conv = model.get_layer("conv1-0")
     kernel = np.zeros(conv.kernel.shape, "float32")
     kernel[0, 0, 0, 0] = 1.0  # top-left tap reads input (2i-1, 2j-1)
     conv.kernel.assign(kernel)
     image = np.arange(64, dtype="float32").reshape(1, 8, 8, 1)
     image = np.repeat(image, 3, axis=-1)
-    pad = model.get_layer("conv1.0_pad")
+    pad = model.get_layer("conv1-0_pad")
     out = to_numpy(conv(pad(image)))[0, :, :, 0]
     assert out[0, 0] == 0.0  # padding
     assert out[1, 1] == image[0, 1, 1, 0]

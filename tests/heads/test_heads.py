@@ -39,7 +39,7 @@ def test_enc_head_with_se_returns_logits_and_se(tmp_path):
     head = EncHead(7, conv_kernel_size=1, num_codes=4)
     logits, se = to_numpy(head(X))
     assert logits.shape == (2, 6, 5, 7) and se.shape == (2, 7)
-    assert weights_by_path(head)["conv5.0/kernel"].shape == (1, 1, 32, 8)
+    assert weights_by_path(head)["conv5-0/kernel"].shape == (1, 1, 32, 8)
     assert_layer_round_trip(head, X, tmp_path)
 
 
@@ -48,9 +48,9 @@ def test_fcn_head_matches_numpy_reference():
     head(X)
     randomize_weights(head, seed=1)
     w = weights_by_path(head)
-    y = ref.conv2d(X, w["conv5.0/kernel"])
-    y = ref.relu(ref.batch_norm(y, *bn_params(w, "conv5.1")))
-    y = ref.conv2d(y, w["conv5.4/kernel"], w["conv5.4/bias"])
+    y = ref.conv2d(X, w["conv5-0/kernel"])
+    y = ref.relu(ref.batch_norm(y, *bn_params(w, "conv5-1")))
+    y = ref.conv2d(y, w["conv5-4/kernel"], w["conv5-4/bias"])
     np.testing.assert_allclose(
         to_numpy(head(X, training=False)), y, atol=1e-4, rtol=1e-4
     )

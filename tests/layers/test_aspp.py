@@ -17,15 +17,15 @@ def test_aspp_matches_numpy_reference(tmp_path):
     w = weights_by_path(layer)
 
     def cbr(prefix, t, dilation=1, first=0):
-        y = ref.conv2d(t, w[f"{prefix}.{first}/kernel"], dilation=dilation)
+        y = ref.conv2d(t, w[f"{prefix}-{first}/kernel"], dilation=dilation)
         return ref.relu(
-            ref.batch_norm(y, *bn_params(w, f"{prefix}.{first + 1}"))
+            ref.batch_norm(y, *bn_params(w, f"{prefix}-{first + 1}"))
         )
 
     branches = [cbr("b0", x)] + [
         cbr(f"b{i}", x, dilation=r) for i, r in enumerate((1, 2, 3), start=1)
     ]
-    pooled = cbr("b4.gap", x.mean(axis=(1, 2), keepdims=True), first=1)
+    pooled = cbr("b4-gap", x.mean(axis=(1, 2), keepdims=True), first=1)
     branches.append(np.broadcast_to(pooled, branches[0].shape))
     expected = cbr("project", np.concatenate(branches, axis=-1))
     actual = to_numpy(layer(x, training=False))

@@ -16,12 +16,12 @@ def test_enc_module_matches_numpy_reference():
     randomize_weights(layer, seed=3)
     w = weights_by_path(layer)
 
-    y = ref.conv2d(x, w["encoding.0/kernel"])
-    y = ref.relu(ref.batch_norm(y, *bn_params(w, "encoding.1")))
-    e = ref.encoding(y, w["encoding.3/codewords"], w["encoding.3/scale"])
-    e = ref.relu(ref.batch_norm(e, *bn_params(w, "encoding.4"), axis=1))
+    y = ref.conv2d(x, w["encoding-0/kernel"])
+    y = ref.relu(ref.batch_norm(y, *bn_params(w, "encoding-1")))
+    e = ref.encoding(y, w["encoding-3/codewords"], w["encoding-3/scale"])
+    e = ref.relu(ref.batch_norm(e, *bn_params(w, "encoding-4"), axis=1))
     en = e.mean(axis=1)  # (B, D): mean over codewords
-    gamma = ref.sigmoid(en @ w["fc.0/kernel"] + w["fc.0/bias"])
+    gamma = ref.sigmoid(en @ w["fc-0/kernel"] + w["fc-0/bias"])
     expected_out = ref.relu(x + x * gamma[:, None, None, :])
     expected_se = en @ w["selayer/kernel"] + w["selayer/bias"]
 

@@ -20,8 +20,8 @@ def _features(seed=0, size=8, channels=(4, 6, 8)):
 
 def _numpy_jpu(w, features, dilations):
     def cbr(prefix, x, dilation=1):
-        y = ref.conv2d(x, w[f"{prefix}.0/kernel"], dilation=dilation)
-        return ref.relu(ref.batch_norm(y, *bn_params(w, f"{prefix}.1")))
+        y = ref.conv2d(x, w[f"{prefix}-0/kernel"], dilation=dilation)
+        return ref.relu(ref.batch_norm(y, *bn_params(w, f"{prefix}-1")))
 
     c3, c4, c5 = features
     f3, f4, f5 = cbr("conv3", c3), cbr("conv4", c4), cbr("conv5", c5)
@@ -31,12 +31,12 @@ def _numpy_jpu(w, features, dilations):
     feat = np.concatenate([f5, f4, f3], axis=-1)  # official order
     outs = []
     for i, d in enumerate(dilations, start=1):
-        p = f"dilation{i}.0"
+        p = f"dilation{i}-0"
         y = ref.depthwise_conv2d(feat, w[f"{p}/conv1/kernel"], dilation=d)
         y = ref.batch_norm(y, *bn_params(w, f"{p}/bn"))
         y = ref.conv2d(y, w[f"{p}/pointwise/kernel"])
         outs.append(
-            ref.relu(ref.batch_norm(y, *bn_params(w, f"dilation{i}.1")))
+            ref.relu(ref.batch_norm(y, *bn_params(w, f"dilation{i}-1")))
         )
     return np.concatenate(outs, axis=-1)
 

@@ -13,8 +13,8 @@ from tests.helpers import weights_by_path
 
 def _numpy_jum(w, low, high, dilation, groups):
     def cbr(prefix, x):
-        y = ref.conv2d(x, w[f"{prefix}.0/kernel"])
-        return ref.relu(ref.batch_norm(y, *bn_params(w, f"{prefix}.1")))
+        y = ref.conv2d(x, w[f"{prefix}-0/kernel"])
+        return ref.relu(ref.batch_norm(y, *bn_params(w, f"{prefix}-1")))
 
     low, high = cbr("conv_l", low), cbr("conv_h", high)
     low = ref.resize_align_corners(low, *high.shape[1:3])
@@ -23,11 +23,11 @@ def _numpy_jum(w, low, high, dilation, groups):
     for i, rate in enumerate((1, 2, 4), start=1):
         p = f"dilation{i}"
         y = ref.depthwise_conv2d(
-            feat, w[f"{p}.0/conv1/kernel"], dilation=dilation * rate
+            feat, w[f"{p}-0/conv1/kernel"], dilation=dilation * rate
         )
-        y = ref.group_norm(y, groups, w[f"{p}.0/bn/gamma"], w[f"{p}.0/bn/beta"])
-        y = ref.conv2d(y, w[f"{p}.0/pointwise/kernel"])
-        y = ref.group_norm(y, groups, w[f"{p}.1/gamma"], w[f"{p}.1/beta"])
+        y = ref.group_norm(y, groups, w[f"{p}-0/bn/gamma"], w[f"{p}-0/bn/beta"])
+        y = ref.conv2d(y, w[f"{p}-0/pointwise/kernel"])
+        y = ref.group_norm(y, groups, w[f"{p}-1/gamma"], w[f"{p}-1/beta"])
         outs.append(ref.relu(y))
     return np.concatenate(outs, axis=-1)
 

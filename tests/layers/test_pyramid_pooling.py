@@ -18,8 +18,8 @@ def test_pyramid_pooling_matches_numpy_reference(tmp_path):
     outs = [x.astype(np.float64)]
     for i, bins in enumerate((1, 2, 3, 6), start=1):
         p = ref.adaptive_avg_pool(x.astype(np.float64), bins)
-        p = ref.conv2d(p, w[f"conv{i}.0/kernel"])
-        p = ref.relu(ref.batch_norm(p, *bn_params(w, f"conv{i}.1")))
+        p = ref.conv2d(p, w[f"conv{i}-0/kernel"])
+        p = ref.relu(ref.batch_norm(p, *bn_params(w, f"conv{i}-1")))
         outs.append(ref.resize_align_corners(p, 10, 7))
     expected = np.concatenate(outs, axis=-1)
     actual = to_numpy(layer(x, training=False))
