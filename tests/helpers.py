@@ -2,8 +2,48 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import keras
 import numpy as np
+
+_TWO_REPLICAS = """
+import json, os, sys
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, sys.argv[1])
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+"""
+
+
+def run_with_two_cpu_replicas(script: str) -> dict:
+    """Run `script` in a fresh TensorFlow process where `strategy` is a
+    2-replica `MirroredStrategy` over logical CPU devices (they must exist
+    before TensorFlow starts) and the tests folder is importable; return
+    the JSON object it prints last."""
+    tests_dir = str(Path(__file__).resolve().parent)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _TWO_REPLICAS + textwrap.dedent(script),
+            tests_dir,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def randomize_weights(model_or_layer, seed: int = 0) -> None:

@@ -1,10 +1,7 @@
 """Tests of keras_fastfcn.metrics against hand-computed and official values."""
 
-import json
 import os
-import subprocess
 import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -17,6 +14,7 @@ from keras_fastfcn.metrics import PixelAccuracy
 from keras_fastfcn.metrics import format_iou_table
 from keras_fastfcn.metrics import plot_confusion_matrix
 from keras_fastfcn.metrics import segmentation_metrics
+from tests.helpers import run_with_two_cpu_replicas
 
 # Hand-computed example, 3 classes, one ignored pixel:
 #   label [[0, 0, 1], [2, 255, 1]]
@@ -262,21 +260,12 @@ def test_plot_confusion_matrix_matplotlib(tmp_path):
     check_png(path, 100)
 
 
-MIRRORED_SCRIPT = textwrap.dedent(
-    """
-    import json, os, sys
-    os.environ["KERAS_BACKEND"] = "tensorflow"
+MIRRORED_SCRIPT = """
     import numpy as np
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    sys.path.insert(0, sys.argv[1])
     import keras
     import test_metrics as t
     from keras_fastfcn.metrics import segmentation_metrics
     from keras_fastfcn.losses import SegmentationCrossEntropy
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     keras.utils.set_random_seed(1)
     with strategy.scope():
         model = t.per_pixel_model()
@@ -290,20 +279,10 @@ MIRRORED_SCRIPT = textwrap.dedent(
                       "result": result,
                       "predictions": predictions.tolist()}))
     """
-)
 
 
 def test_keras_metrics_under_mirrored_strategy():
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
-    result = subprocess.run(
-        [sys.executable, "-c", MIRRORED_SCRIPT, tests_dir],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_with_two_cpu_replicas(MIRRORED_SCRIPT)
     assert report["replicas"] == 2
     _, labels = dataset()
     cm = ConfusionMatrix(4)

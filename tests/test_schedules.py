@@ -1,11 +1,6 @@
 """Tests of keras_fastfcn.schedules: poly schedule and MultiplierSGD."""
 
-import json
 import math
-import os
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -17,6 +12,7 @@ from keras_fastfcn.schedules import PolyDecay
 from keras_fastfcn.schedules import build_optimizer
 from keras_fastfcn.schedules import head_lr_multipliers
 from keras_fastfcn.schedules import official_learning_rate
+from tests.helpers import run_with_two_cpu_replicas
 
 
 def lr_at(schedule, step):
@@ -261,18 +257,9 @@ def test_head_lr_multipliers_of_a_fastfcn_model():
     assert len(backbone_ids) < len(model.trainable_variables)
 
 
-MIRRORED_SCRIPT = textwrap.dedent(
-    """
-    import json, os, sys
-    os.environ["KERAS_BACKEND"] = "tensorflow"
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    sys.path.insert(0, sys.argv[1])
+MIRRORED_SCRIPT = """
     import test_schedules as t
     from keras_fastfcn.schedules import MultiplierSGD
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
         model = t.toy_model()
         model.compile(optimizer=MultiplierSGD(
@@ -282,20 +269,10 @@ MIRRORED_SCRIPT = textwrap.dedent(
     print(json.dumps({"replicas": strategy.num_replicas_in_sync,
                       "weights": [w.tolist() for w in model.get_weights()]}))
     """
-)
 
 
 def test_multiplier_sgd_under_mirrored_strategy():
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
-    result = subprocess.run(
-        [sys.executable, "-c", MIRRORED_SCRIPT, tests_dir],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_with_two_cpu_replicas(MIRRORED_SCRIPT)
     assert report["replicas"] == 2
     w1, w2 = numpy_reference(2, [0.1, 0.1], 0.01, 0.9, 10.0)
     np.testing.assert_allclose(report["weights"][0], w1, rtol=1e-5, atol=1e-5)
