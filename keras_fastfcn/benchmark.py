@@ -62,9 +62,10 @@ def _compiled_predict(model, jit_compile: bool):
 
         from keras_fastfcn.flops import count_flops
 
-        call = tf.function(
-            lambda x: model(x, training=False), jit_compile=jit_compile
-        )
+        def infer(x):
+            return model(x, training=False)
+
+        call = tf.function(infer, jit_compile=jit_compile)
         return (lambda x: call(x).numpy()), (
             lambda shape: count_flops(model, shape)
         )

@@ -51,10 +51,10 @@ def compiled_logits(model):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        function = tf.function(
-            lambda x: logits_of(model(x, training=False)),
-            reduce_retracing=True,
-        )
+        def infer(x):
+            return logits_of(model(x, training=False))
+
+        function = tf.function(infer, reduce_retracing=True)
         return lambda x: function(x).numpy()
     return lambda x: np.asarray(logits_of(model.predict_on_batch(x)))
 

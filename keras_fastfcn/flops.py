@@ -41,7 +41,11 @@ def count_flops(model: keras.Model, input_shape: tuple[int, ...]) -> int:
     Returns:
         The number of floating-point operations (2 per multiply-add).
     """
-    function = tf.function(lambda x: model(x, training=False))
+
+    def infer(x):
+        return model(x, training=False)
+
+    function = tf.function(infer)
     concrete = function.get_concrete_function(
         tf.TensorSpec(input_shape, tf.float32)
     )
