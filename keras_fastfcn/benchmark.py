@@ -58,15 +58,10 @@ def _compiled_predict(model, jit_compile: bool):
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
-
+        from keras_fastfcn.evaluate import compiled_logits
         from keras_fastfcn.flops import count_flops
 
-        def infer(x):
-            return model(x, training=False)
-
-        call = tf.function(infer, jit_compile=jit_compile)
-        return (lambda x: call(x).numpy()), (
+        return compiled_logits(model, jit_compile), (
             lambda shape: count_flops(model, shape)
         )
     if backend == "jax":

@@ -41,8 +41,9 @@ def denormalize(image: np.ndarray) -> np.ndarray:
     return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
 
 
-def compiled_logits(model):
-    """A fast `images -> logits` callable for the active Keras backend."""
+def compiled_logits(model, jit_compile: bool = False):
+    """A fast `images -> logits` callable for the active Keras backend
+    (`jit_compile` asks TensorFlow for XLA)."""
     import keras
 
     def logits_of(output):
@@ -54,7 +55,9 @@ def compiled_logits(model):
         def infer(x):
             return logits_of(model(x, training=False))
 
-        function = tf.function(infer, reduce_retracing=True)
+        function = tf.function(
+            infer, reduce_retracing=True, jit_compile=jit_compile
+        )
         return lambda x: function(x).numpy()
     return lambda x: np.asarray(logits_of(model.predict_on_batch(x)))
 

@@ -16,11 +16,9 @@ _TWO_REPLICAS = """
 import json, os, sys
 os.environ["KERAS_BACKEND"] = "tensorflow"
 import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras_fastfcn.distribute import make_strategy
+strategy = make_strategy(2)  # two logical CPU devices
 sys.path.insert(0, sys.argv[1])
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 """
 
 
