@@ -26,6 +26,8 @@ from keras_fastfcn.weights.saving import save_atomically
 LAST = "last.keras"
 BEST = "best.keras"
 STATE = "state.json"
+BACKUP_WEIGHTS = "latest.weights.h5"
+BACKUP_STATE = "backup.json"
 
 
 def read_state(checkpoint_dir: str | os.PathLike) -> dict | None:
@@ -95,6 +97,53 @@ class EpochCheckpoint(keras.callbacks.Callback):
         atomic_write_text(
             self.checkpoint_dir / STATE, json.dumps(state, indent=2)
         )
+
+
+class EpochBackup(keras.callbacks.Callback):
+    """Back up weights, optimizer state and the epoch count at every epoch
+    end (atomically), so a restarted multi-worker job continues
+    (`restore_backup`). Every worker must run it, since reading distributed
+    variables can be a collective operation; workers other than the chief
+    pass a temporary ``backup_dir``.
+    """
+
+    def __init__(self, backup_dir: str | os.PathLike):
+        super().__init__()
+        self.backup_dir = Path(backup_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with atomic_path(self.backup_dir / BACKUP_WEIGHTS) as tmp:
+            self.model.save_weights(tmp)
+        atomic_write_text(
+            self.backup_dir / BACKUP_STATE, json.dumps({"epoch": epoch + 1})
+        )
+
+
+def read_backup(backup_dir: str | os.PathLike) -> int | None:
+    """Epochs completed by the backed-up run, or None without a backup."""
+    backup_dir = Path(backup_dir)
+    state = backup_dir / BACKUP_STATE
+    if not (state.is_file() and (backup_dir / BACKUP_WEIGHTS).is_file()):
+        return None
+    try:
+        return int(json.loads(state.read_text())["epoch"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(
+            f"Corrupt backup state {state}: {error}. Delete {backup_dir} to "
+            "start over."
+        ) from None
+
+
+def restore_backup(model: keras.Model, backup_dir: str | os.PathLike) -> int:
+    """Loads the backup into a compiled ``model`` (optimizer included);
+    returns the epochs it had completed. Call inside the strategy scope."""
+    epoch = read_backup(backup_dir)
+    if epoch is None:
+        raise FileNotFoundError(f"No backup in {backup_dir}.")
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(Path(backup_dir) / BACKUP_WEIGHTS)
+    return epoch
 
 
 class PredictionImages(keras.callbacks.Callback):

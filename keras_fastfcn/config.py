@@ -29,6 +29,15 @@ DATASET_BASE_LR = {
     "cityscapes": 0.01,
 }
 MIXED_PRECISION = (None, "mixed_float16", "mixed_bfloat16")
+DATA_FORMATS = ("files", "tfrecord")
+STRATEGIES = (
+    "auto",
+    "mirrored",
+    "multi_worker",
+    "tpu",
+    "one_device",
+    "data_parallel",
+)
 
 
 @dataclasses.dataclass
@@ -38,6 +47,7 @@ class TrainConfig:
     # data
     dataset: str = "ade20k"
     data_dir: str | None = None
+    data_format: str = "files"  # or "tfrecord" (data_dir from to_tfrecord)
     num_classes: int | None = None  # from the dataset
     crop_size: int = 480
     base_size: int = 520
@@ -67,6 +77,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     mixed_precision: str | None = None
     devices: int | None = None  # replicas; on CPU: logical devices
+    strategy: str = "auto"  # see keras_fastfcn.distribute.make_strategy
+    tpu: str | None = None  # TPU name or address for strategy "tpu"
     sync_bn: bool = False
     seed: int = 1
     # validation and output
@@ -92,6 +104,15 @@ class TrainConfig:
                 f"mixed_precision must be one of {MIXED_PRECISION}, "
                 f"got {config.mixed_precision!r}."
             )
+        for name, valid in (
+            ("data_format", DATA_FORMATS),
+            ("strategy", STRATEGIES),
+        ):
+            if getattr(config, name) not in valid:
+                raise ValueError(
+                    f"{name} must be one of {', '.join(valid)}, got "
+                    f"{getattr(config, name)!r}."
+                )
         for name in ("batch_size", "epochs", "crop_size", "base_size"):
             if getattr(config, name) < 1:
                 raise ValueError(

@@ -175,6 +175,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_model_arguments(parser)
     parser.add_argument("--dataset", required=True, choices=list_datasets())
     parser.add_argument("--data-dir")
+    parser.add_argument(
+        "--data-format",
+        choices=("files", "tfrecord"),
+        default="files",
+        help="tfrecord: --data-dir holds keras_fastfcn.data.to_tfrecord output",
+    )
     parser.add_argument("--split", default="val")
     parser.add_argument("--multi-scale", action="store_true")
     parser.add_argument("--flip", action="store_true")
@@ -192,7 +198,12 @@ def main(argv=None) -> dict:
     from keras_fastfcn.data import load_dataset
     from keras_fastfcn.models.loading import model_from_arguments
 
-    spec = load_dataset(args.dataset, args.data_dir, split=args.split)
+    spec = load_dataset(
+        args.dataset,
+        args.data_dir,
+        split=args.split,
+        data_format=args.data_format,
+    )
     if args.num_classes is None and not args.model_file:
         args.num_classes = spec.num_classes
     model = model_from_arguments(args)

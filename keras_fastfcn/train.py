@@ -3,11 +3,14 @@
 The official FastFCN recipe: SGD (momentum 0.9, coupled weight decay 1e-4),
 poly learning rate per iteration, neck and heads at 10x the backbone rate,
 cross-entropy ignoring label 255 + 0.2 x auxiliary CE + 0.2 x SE loss,
-augmentation by random scale / crop / flip / blur. Runs under
-`tf.distribute.MirroredStrategy` over all GPUs (or logical CPU devices
-with `devices`), writes checkpoints every epoch (atomically), resumes
-after a crash with `resume=True`, logs to TensorBoard, and finishes with an
-evaluation of the best checkpoint. `train.py` at the repository root is
+augmentation by random scale / crop / flip / blur. Runs under the
+strategy of `keras_fastfcn.distribute.make_strategy` (MirroredStrategy over
+all GPUs or logical CPU devices, MultiWorkerMirroredStrategy from
+``TF_CONFIG``, TPUStrategy, or Keras' DataParallel on JAX), writes
+checkpoints every epoch (atomically), resumes after a crash with
+`resume=True` (multi-worker jobs: from ``output_dir/backup``
+automatically), logs to TensorBoard, and finishes with an evaluation of the
+best checkpoint. `train.py` at the repository root is
 the command-line front end.
 """
 
@@ -24,8 +27,15 @@ from keras_fastfcn.config import TrainConfig
 def _datasets(config: TrainConfig):
     from keras_fastfcn.data import load_dataset
 
-    train_spec = load_dataset(config.dataset, config.data_dir, split="train")
-    val_spec = load_dataset(config.dataset, config.data_dir, split="val")
+    def load(split):
+        return load_dataset(
+            config.dataset,
+            config.data_dir,
+            split=split,
+            data_format=config.data_format,
+        )
+
+    train_spec, val_spec = load("train"), load("val")
     return train_spec, val_spec
 
 
@@ -108,31 +118,76 @@ def _visual_examples(val_spec, crop_size: int, count: int):
 
 def train(config: TrainConfig) -> dict:
     """Run one training job; returns the final summary (also written to
-    `output_dir/summary.json`)."""
+    `output_dir/summary.json` by the chief)."""
+    return train_model(config)[1]
+
+
+def train_model(config: TrainConfig):
+    """Run one training job; returns ``(trained model, summary)``.
+
+    Under a multi-worker strategy every worker calls this; only the chief
+    writes into ``output_dir`` (the others write to a temporary folder that
+    is deleted at the end) and evaluates the best checkpoint. A job whose
+    workers were restarted continues from ``output_dir/backup``.
+    """
+    import shutil
+    import tempfile
+
     import keras
+
+    from keras_fastfcn.callbacks import read_state
+    from keras_fastfcn.distribute import make_strategy
+    from keras_fastfcn.distribute import worker_role
+
+    config = config.resolved()
+    # before any other TF op
+    strategy = make_strategy(config.devices, config.strategy, config.tpu)
+    role = worker_role(strategy)
+    shared_output = Path(config.output_dir)
+    if role.is_chief:
+        output = shared_output
+    else:
+        output = Path(tempfile.mkdtemp(prefix=f"keras_fastfcn-{role.name}-"))
+        print(f"{role.name}: writing to the temporary folder {output}")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        if config.mixed_precision:
+            keras.mixed_precision.set_global_policy(config.mixed_precision)
+        keras.utils.set_random_seed(config.seed)
+        state = read_state(output / "checkpoints") if config.resume else None
+        return _fit(config, strategy, role, output, shared_output, state)
+    finally:
+        if not role.is_chief:
+            shutil.rmtree(output, ignore_errors=True)
+
+
+def _fit(config, strategy, role, output, shared_output, state):
+    import contextlib
+    import shutil
+
+    import keras
+    import tensorflow as tf
 
     from keras_fastfcn.callbacks import BEST
     from keras_fastfcn.callbacks import LAST
+    from keras_fastfcn.callbacks import EpochBackup
     from keras_fastfcn.callbacks import EpochCheckpoint
     from keras_fastfcn.callbacks import LearningRateLogger
     from keras_fastfcn.callbacks import PredictionImages
-    from keras_fastfcn.callbacks import read_state
+    from keras_fastfcn.callbacks import read_backup
+    from keras_fastfcn.callbacks import restore_backup
     from keras_fastfcn.data import make_eval_dataset
     from keras_fastfcn.data import make_train_dataset
-    from keras_fastfcn.distribute import make_strategy
+    from keras_fastfcn.data.pipeline import pad_batches
+    from keras_fastfcn.distribute import patch_multi_worker_model
+    from keras_fastfcn.distribute import replicas
+    from keras_fastfcn.distribute import set_sharding_policy
+    from keras_fastfcn.distribute import worker_shard
     from keras_fastfcn.evaluate import evaluate_model
     from keras_fastfcn.evaluate import format_results
     from keras_fastfcn.utils.files import atomic_write_text
 
-    config = config.resolved()
-    strategy = make_strategy(config.devices)  # before any other TF op
-    output = Path(config.output_dir)
     checkpoints = output / "checkpoints"
-    output.mkdir(parents=True, exist_ok=True)
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy(config.mixed_precision)
-    keras.utils.set_random_seed(config.seed)
-
     train_spec, val_spec = _datasets(config)
     num_classes = config.num_classes or train_spec.num_classes
     steps = config.steps_per_epoch or len(train_spec.pairs) // config.batch_size
@@ -141,15 +196,18 @@ def train(config: TrainConfig) -> dict:
             f"{len(train_spec.pairs)} training images give no full batch of "
             f"{config.batch_size}; lower --batch-size or set --steps-per-epoch."
         )
-    state = read_state(checkpoints) if config.resume else None
     if config.resume and state is None:
         print(f"no checkpoint in {checkpoints}: starting from scratch")
-    initial_epoch = state["epoch"] if state else 0
+    multi_worker = role.num_workers > 1
+    backup_dir = shared_output / "backup"
+    backed_up = read_backup(backup_dir) if multi_worker else None
+    initial_epoch = state["epoch"] if state else (backed_up or 0)
     atomic_write_text(
         output / "config.json", json.dumps(config.to_dict(), indent=2)
     )
 
-    with strategy.scope():
+    no_strategy = contextlib.nullcontext()
+    with strategy.scope() if strategy is not None else no_strategy:
         if state:
             model = keras.models.load_model(checkpoints / LAST)
             print(
@@ -157,9 +215,22 @@ def train(config: TrainConfig) -> dict:
             )
         else:
             model = _build_and_compile(config, num_classes, steps)
+            if backed_up is not None:
+                restore_backup(model, backup_dir)
+                print(
+                    f"{role.name}: restored the backup in {backup_dir} after "
+                    f"epoch {initial_epoch}"
+                )
+    patch_multi_worker_model(model, strategy)
     names = _output_names(model)
     monitor = "val_" + ("logits_" if names else "") + "mean_iou"
 
+    shard = worker_shard(len(train_spec.records), role)
+    # examples this worker's input stream has already produced: with its
+    # own shards a worker consumes batch_size / workers per step
+    consumed = initial_epoch * steps * config.batch_size
+    if shard is not None:
+        consumed //= role.num_workers
     train_data = make_train_dataset(
         train_spec,
         config.batch_size,
@@ -169,7 +240,8 @@ def train(config: TrainConfig) -> dict:
         blur=config.blur,
         jitter=config.jitter,
         cache=config.cache,
-        start_example=initial_epoch * steps * config.batch_size,
+        start_example=consumed,
+        shard=shard,
     )
     val_data = make_eval_dataset(
         val_spec,
@@ -177,6 +249,15 @@ def train(config: TrainConfig) -> dict:
         mode="val",
         batch_size=config.batch_size,
     )
+    if strategy is None and replicas(strategy) > 1:  # Keras DataParallel
+        val_data = pad_batches(
+            val_data, replicas(strategy), val_spec.ignore_label
+        )
+    policy = tf.data.experimental.AutoShardPolicy
+    train_data = set_sharding_policy(
+        train_data, policy.DATA if shard is None else policy.OFF
+    )
+    val_data = set_sharding_policy(val_data, policy.DATA)
     logs = output / "logs"
     callbacks = [
         LearningRateLogger(),
@@ -184,10 +265,14 @@ def train(config: TrainConfig) -> dict:
             checkpoints, monitor, best=state.get("best") if state else None
         ),
         keras.callbacks.CSVLogger(
-            str(output / "history.csv"), append=bool(state)
+            str(output / "history.csv"), append=bool(state or backed_up)
         ),
         keras.callbacks.TensorBoard(str(logs)),
     ]
+    if multi_worker:
+        callbacks.append(
+            EpochBackup(backup_dir if role.is_chief else output / "backup")
+        )
     if config.num_visualizations:
         callbacks.append(
             PredictionImages(
@@ -211,6 +296,22 @@ def train(config: TrainConfig) -> dict:
             callbacks=callbacks,
         )
     train_seconds = time.time() - start
+    summary = {
+        "train_seconds": train_seconds,
+        "initial_epoch": initial_epoch,
+        "epochs": config.epochs,
+        "steps_per_epoch": steps,
+        "replicas": replicas(strategy),
+        "workers": role.num_workers,
+        "train_images_per_second": (config.epochs - initial_epoch)
+        * steps
+        * config.batch_size
+        / max(train_seconds, 1e-9),
+    }
+    if not role.is_chief:
+        return model, summary
+    if multi_worker:
+        shutil.rmtree(backup_dir, ignore_errors=True)  # the job is complete
 
     best_path = checkpoints / (BEST if (checkpoints / BEST).is_file() else LAST)
     best = keras.models.load_model(best_path, compile=False)
@@ -224,18 +325,11 @@ def train(config: TrainConfig) -> dict:
         output_dir=output / "evaluation",
         num_visualizations=config.num_visualizations,
     )
-    summary = {
-        "train_seconds": train_seconds,
-        "epochs": config.epochs,
-        "steps_per_epoch": steps,
-        "train_images_per_second": (config.epochs - initial_epoch)
-        * steps
-        * config.batch_size
-        / max(train_seconds, 1e-9),
-        "checkpoint": str(best_path),
-        "pixel_accuracy": results["pixel_accuracy"],
-        "mean_iou": results["mean_iou"],
-    }
+    summary.update(
+        checkpoint=str(best_path),
+        pixel_accuracy=results["pixel_accuracy"],
+        mean_iou=results["mean_iou"],
+    )
     atomic_write_text(output / "summary.json", json.dumps(summary, indent=2))
     print(format_results(results))
     print(
@@ -246,7 +340,7 @@ def train(config: TrainConfig) -> dict:
         f"  overlays, metrics: {output / 'evaluation'}\n"
         f"  summary:           {output / 'summary.json'}"
     )
-    return summary
+    return model, summary
 
 
 def main(argv=None, default_configs: str | os.PathLike | None = None) -> dict:

@@ -565,6 +565,7 @@ def load_dataset(
     split: str = "train",
     *,
     source: str = "files",
+    data_format: str = "files",
     **kwargs,
 ) -> DatasetSpec:
     """Finds one split of a dataset and describes it.
@@ -578,6 +579,10 @@ def load_dataset(
         split: Split name, e.g. ``"train"`` or ``"val"``.
         source: ``"files"``; ``"tfds"`` is refused with an explanation
             (TFDS has no equivalent of these semantic labels).
+        data_format: ``"files"`` (the downloaded layout) or ``"tfrecord"``:
+            ``data_dir`` is a folder written by ``python -m
+            keras_fastfcn.data.to_tfrecord`` (local or ``gs://``); its
+            shards are checked once (a corrupt one is named).
         **kwargs: Layout options, e.g. ``num_classes`` for ``folder``.
 
     Returns:
@@ -602,6 +607,26 @@ def load_dataset(
         )
     if source != "files":
         raise ValueError(f"Unknown source {source!r}; use 'files'.")
+    if data_format == "tfrecord":
+        if data_dir is None:
+            raise ValueError(
+                "data_format='tfrecord' needs data_dir: the folder written by "
+                "python -m keras_fastfcn.data.to_tfrecord."
+            )
+        if kwargs:
+            raise ValueError(
+                f"{name}: layout options {sorted(kwargs)} do not apply to "
+                "TFRecords (the classes are stored with them)."
+            )
+        from keras_fastfcn.data.tfrecord import load_tfrecord_split
+
+        return load_tfrecord_split(
+            str(data_dir), split, name=None if name == "folder" else name
+        )
+    if data_format != "files":
+        raise ValueError(
+            f"Unknown data_format {data_format!r}; use 'files' or 'tfrecord'."
+        )
     layout = _DATASETS[name]
     try:
         inspect.signature(layout).bind(data_dir, split, **kwargs)

@@ -256,6 +256,46 @@ def map_label_values(
     )
 
 
+def make_example_decoder(
+    spec: DatasetSpec,
+) -> Callable[..., tuple[tf.Tensor, tf.Tensor]]:
+    """Returns ``decode(image_bytes, label_bytes, image_name, label_name)``.
+
+    The encoded bytes become a uint8 ``(height, width, 3)`` image and int32
+    ``(height, width)`` train ids; sizes must match (asserted). The names
+    only appear in error messages (file paths, or the file names stored in
+    a TFRecord).
+    """
+    color_codes = spec.label_color_codes
+
+    def decode(image_bytes, label_bytes, image_name, label_name):
+        image = decode_image(image_bytes, image_name)
+        raw = decode_label_values(label_bytes, label_name, color_codes)
+        label = map_label_values(raw, label_name, spec)
+        image_size = tf.shape(image)[:2]
+        label_size = tf.shape(label)
+        label = _checked(
+            label,
+            tf.reduce_all(tf.equal(image_size, label_size)),
+            "image ",
+            image_name,
+            " is ",
+            image_size[0],
+            "x",
+            image_size[1],
+            " (HxW) but its label ",
+            label_name,
+            " is ",
+            label_size[0],
+            "x",
+            label_size[1],
+            "; an image and its label must have the same size",
+        )
+        return image, label
+
+    return decode
+
+
 def make_example_loader(
     spec: DatasetSpec,
 ) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
@@ -264,34 +304,15 @@ def make_example_loader(
     The image is uint8 ``(height, width, 3)`` and the label int32
     ``(height, width)`` train ids; sizes must match (asserted).
     """
-    color_codes = spec.label_color_codes
+    decode = make_example_decoder(spec)
 
     def load(image_path: tf.Tensor, label_path: tf.Tensor):
-        image = decode_image(tf.io.read_file(image_path), image_path)
-        raw = decode_label_values(
-            tf.io.read_file(label_path), label_path, color_codes
-        )
-        label = map_label_values(raw, label_path, spec)
-        image_size = tf.shape(image)[:2]
-        label_size = tf.shape(label)
-        label = _checked(
-            label,
-            tf.reduce_all(tf.equal(image_size, label_size)),
-            "image ",
+        return decode(
+            tf.io.read_file(image_path),
+            tf.io.read_file(label_path),
             image_path,
-            " is ",
-            image_size[0],
-            "x",
-            image_size[1],
-            " (HxW) but its label ",
             label_path,
-            " is ",
-            label_size[0],
-            "x",
-            label_size[1],
-            "; an image and its label must have the same size",
         )
-        return image, label
 
     return load
 

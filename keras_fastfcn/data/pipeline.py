@@ -6,6 +6,11 @@ visits the files in the order of a stateless shuffle keyed by
 is augmented with a stateless seed derived from ``(seed, i)``. A resumed run
 that passes ``start_example`` therefore sees exactly the batches the
 uninterrupted run would have seen.
+
+A spec with TFRecord ``records`` (`keras_fastfcn.data.tfrecord`) is read
+from its shards instead: each epoch visits the shards in a new seeded order,
+interleaved, through a seeded shuffle buffer. Those reader ops are what
+`tf.distribute`'s FILE auto-sharding splits across workers.
 """
 
 import tensorflow as tf
@@ -13,10 +18,13 @@ import tensorflow as tf
 from keras_fastfcn.data import augment
 from keras_fastfcn.data.decode import make_example_loader
 from keras_fastfcn.data.spec import DatasetSpec
+from keras_fastfcn.data.tfrecord import make_record_decoder
 
 EVAL_MODES = ("val", "full")
 _ORDER_STREAM = 0
 _AUGMENT_STREAM = 1
+DEFAULT_RECORD_SHUFFLE_BUFFER = 1024
+"""Shuffle buffer of TFRecord training data without ``cache``."""
 
 
 def _positive(name: str, value: int) -> None:
@@ -50,6 +58,68 @@ def _file_order(num_files: int, seed: int, start_epoch: int):
     return epochs.map(epoch_order).unbatch()
 
 
+def _read_records(files: tf.data.Dataset, num_files: int) -> tf.data.Dataset:
+    return files.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(num_files, 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+
+
+def _record_stream(
+    spec: DatasetSpec,
+    seed: int,
+    cache: bool,
+    shuffle_buffer: int | None,
+    num_parallel_calls: int,
+    shard: tuple[int, int] | None,
+) -> tf.data.Dataset:
+    """Endless ``(index, image, label)`` stream from TFRecord shards (this
+    worker's share of them with ``shard``)."""
+    decode = make_record_decoder(spec)
+    records = list(spec.records)
+    if shard is not None:
+        count, index = shard
+        if not 0 <= index < count <= len(records):
+            raise ValueError(
+                f"shard {shard}: need 0 <= index < workers <= "
+                f"{len(records)} TFRecord shards; write at least one shard "
+                "per worker (to_tfrecord --shards)."
+            )
+        records = records[index::count]
+    files = tf.data.Dataset.from_tensor_slices(records)
+    num_shards = len(records)
+    if shuffle_buffer is None:
+        shuffle_buffer = (
+            len(spec)
+            if cache
+            else min(len(spec), DEFAULT_RECORD_SHUFFLE_BUFFER)
+        )
+    _positive("shuffle_buffer", shuffle_buffer)
+    if cache:
+        examples = (
+            _read_records(files, num_shards)
+            .map(lambda record: decode(record)[:2], num_parallel_calls)
+            .cache()
+            .shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+            .repeat()
+        )
+    else:
+        files = files.shuffle(
+            num_shards, seed=seed, reshuffle_each_iteration=True
+        ).repeat()
+        examples = (
+            _read_records(files, num_shards)
+            .shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+            .map(lambda record: decode(record)[:2], num_parallel_calls)
+        )
+    # workers number their examples in disjoint ranges (distinct
+    # augmentation seeds)
+    start = 0 if shard is None else shard[1] << 40
+    return examples.enumerate(start).map(lambda i, pair: (i, *pair))
+
+
 def make_train_dataset(
     spec: DatasetSpec,
     batch_size: int,
@@ -62,6 +132,7 @@ def make_train_dataset(
     shuffle_buffer: int | None = None,
     num_parallel_calls: int = tf.data.AUTOTUNE,
     start_example: int = 0,
+    shard: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """Endless, shuffled, augmented, batched training data.
 
@@ -82,11 +153,16 @@ def make_train_dataset(
             seeded with ``seed`` (reproducible as long as TensorFlow's
             global seed is unchanged), and the first batch waits until the
             buffer is full.
-        shuffle_buffer: Buffer size when ``cache``; default: all examples.
-            Ignored without ``cache`` (the file list is fully shuffled).
+        shuffle_buffer: Buffer size when ``cache`` (default: all examples)
+            or when reading TFRecords (default: all examples with cache,
+            else `DEFAULT_RECORD_SHUFFLE_BUFFER`). Ignored for files without
+            ``cache`` (the file list is fully shuffled).
         num_parallel_calls: Parallelism of decoding and augmentation.
         start_example: Examples already consumed (``steps * batch_size``)
             when resuming; the stream continues exactly where it stopped.
+        shard: ``(num_workers, worker_index)``: read only this worker's
+            TFRecord shards (every ``num_workers``-th one), for multi-worker
+            training with auto-sharding off. TFRecord specs only.
 
     Returns:
         A dataset of ``(images, labels)``: float32
@@ -105,6 +181,11 @@ def make_train_dataset(
         raise ValueError(
             f"start_example must be a non-negative integer, got "
             f"{start_example!r}."
+        )
+    if shard is not None and not spec.records:
+        raise ValueError(
+            "shard applies to TFRecord data; files read by path are split "
+            "across workers by tf.distribute (DATA auto-sharding)."
         )
     load = make_example_loader(spec)
     paths = tf.constant(spec.image_paths), tf.constant(spec.label_paths)
@@ -128,7 +209,11 @@ def make_train_dataset(
             jitter=jitter,
         )
 
-    if cache:
+    if spec.records:
+        stream = _record_stream(
+            spec, seed, cache, shuffle_buffer, num_parallel_calls, shard
+        ).skip(start_example)
+    elif cache:
         decoded = tf.data.Dataset.range(num_files).map(
             lambda i: load_file(i, i)[1:], num_parallel_calls
         )
@@ -190,10 +275,8 @@ def make_eval_dataset(
         raise ValueError(
             f"Unknown eval mode {mode!r}; valid modes: {', '.join(EVAL_MODES)}."
         )
-    load = make_example_loader(spec)
 
-    def load_and_transform(image_path, label_path):
-        image, label = load(image_path, label_path)
+    def transform(image, label, name):
         if mode == "val":
             image, label = augment.val_transform(
                 image, label, crop_size, spec.ignore_label
@@ -201,14 +284,59 @@ def make_eval_dataset(
         else:
             image, label = augment.eval_transform(image, label)
         if with_paths:
-            return image, label, image_path
+            return image, label, name
         return image, label
 
-    pairs = tf.data.Dataset.from_tensor_slices(
-        (spec.image_paths, spec.label_paths)
-    )
+    if spec.records:
+        decode = make_record_decoder(spec)
+
+        def read(record):
+            return transform(*decode(record))
+
+        examples = tf.data.TFRecordDataset(list(spec.records)).take(len(spec))
+    else:
+        load = make_example_loader(spec)
+
+        def read(image_path, label_path):
+            return transform(*load(image_path, label_path), image_path)
+
+        examples = tf.data.Dataset.from_tensor_slices(
+            (spec.image_paths, spec.label_paths)
+        )
     return (
-        pairs.map(load_and_transform, num_parallel_calls)
+        examples.map(read, num_parallel_calls)
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def pad_batches(
+    dataset: tf.data.Dataset, multiple: int, ignore_label: int = 255
+) -> tf.data.Dataset:
+    """Pads every batch of ``(images, labels)`` to a multiple of
+    ``multiple`` examples: zero images whose labels are all
+    ``ignore_label``, so metrics and losses that skip the ignore label are
+    unchanged. For data-parallel evaluation, where every device needs an
+    equal share of each batch (a partial last batch would fail)."""
+    _positive("multiple", multiple)
+
+    def pad(images, labels):
+        size = tf.shape(images)[0]
+        missing = (multiple - size % multiple) % multiple
+        images = tf.concat(
+            [images, tf.zeros(tf.concat([[missing], tf.shape(images)[1:]], 0))],
+            axis=0,
+        )
+        labels = tf.concat(
+            [
+                labels,
+                tf.fill(
+                    tf.concat([[missing], tf.shape(labels)[1:]], 0),
+                    tf.constant(ignore_label, labels.dtype),
+                ),
+            ],
+            axis=0,
+        )
+        return images, labels
+
+    return dataset.map(pad)

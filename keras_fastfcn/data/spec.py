@@ -28,6 +28,10 @@ class DatasetSpec:
             value ``i``, for datasets whose label files may be colour PNGs
             (PASCAL VOC palette PNGs, which TensorFlow decodes to RGB).
             ``None``: colour labels are rejected.
+        records: TFRecord shard paths holding the examples (written by
+            `keras_fastfcn.data.tfrecord.write_tfrecords`); empty when the
+            examples are read from ``pairs``. With records, ``pairs`` holds
+            the original file names in record order (for messages only).
     """
 
     name: str
@@ -40,6 +44,7 @@ class DatasetSpec:
     ignore_label: int = 255
     root: str = ""
     label_color_codes: np.ndarray | None = None
+    records: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not 0 < self.num_classes <= 255:
@@ -88,6 +93,7 @@ class DatasetSpec:
         object.__setattr__(self, "label_lut", lut)
         object.__setattr__(self, "label_color_codes", codes)
         object.__setattr__(self, "pairs", pairs)
+        object.__setattr__(self, "records", tuple(map(str, self.records)))
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -96,7 +102,9 @@ class DatasetSpec:
         return (
             f"DatasetSpec(name={self.name!r}, split={self.split!r}, "
             f"num_classes={self.num_classes}, examples={len(self)}, "
-            f"ignore_label={self.ignore_label}, root={self.root!r})"
+            f"ignore_label={self.ignore_label}, root={self.root!r}"
+            + (f", records={len(self.records)} shards" if self.records else "")
+            + ")"
         )
 
     @property
