@@ -10,11 +10,14 @@ Then train with ``--data-format tfrecord --data-dir <out>``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from keras_fastfcn.data.datasets import list_datasets
-from keras_fastfcn.data.datasets import load_dataset
-from keras_fastfcn.data.tfrecord import write_tfrecords
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_fastfcn.data.datasets import list_datasets  # noqa: E402
+from keras_fastfcn.data.datasets import load_dataset  # noqa: E402
+from keras_fastfcn.data.tfrecord import write_tfrecords  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
