@@ -154,7 +154,14 @@ def train_model(config: TrainConfig):
         if config.mixed_precision:
             keras.mixed_precision.set_global_policy(config.mixed_precision)
         keras.utils.set_random_seed(config.seed)
-        state = read_state(output / "checkpoints") if config.resume else None
+        state = None
+        if config.resume and role.num_workers > 1:
+            print(
+                "--resume: a multi-worker job resumes from "
+                f"{shared_output / 'backup'} by itself; ignored"
+            )
+        elif config.resume:
+            state = read_state(output / "checkpoints")
         return _fit(config, strategy, role, output, shared_output, state)
     finally:
         if not role.is_chief:

@@ -13,6 +13,8 @@ from pathlib import Path
 import tensorflow as tf
 from tqdm import tqdm
 
+from keras_fastfcn.data.cli_options import add_folder_arguments
+from keras_fastfcn.data.cli_options import folder_options
 from keras_fastfcn.data.datasets import list_datasets
 from keras_fastfcn.data.datasets import load_dataset
 from keras_fastfcn.data.pipeline import make_train_dataset
@@ -82,13 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-blur", action="store_true")
     parser.add_argument("--jitter", action="store_true")
     parser.add_argument("--cache", action="store_true")
-    parser.add_argument(
-        "--num-classes", type=int, help="folder dataset: number of classes"
-    )
+    add_folder_arguments(parser)
     args = parser.parse_args(argv)
-    kwargs = {}
-    if args.num_classes is not None:
-        kwargs["num_classes"] = args.num_classes
+    kwargs = folder_options(args)
     spec = load_dataset(args.dataset, args.data_dir, args.split, **kwargs)
     dataset = make_train_dataset(
         spec,

@@ -15,6 +15,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from keras_fastfcn.data.cli_options import add_folder_arguments  # noqa: E402
+from keras_fastfcn.data.cli_options import folder_options  # noqa: E402
 from keras_fastfcn.data.datasets import list_datasets  # noqa: E402
 from keras_fastfcn.data.datasets import load_dataset  # noqa: E402
 from keras_fastfcn.data.tfrecord import write_tfrecords  # noqa: E402
@@ -44,18 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="record order seed (-1: keep the split's order)",
     )
-    parser.add_argument(
-        "--num-classes", type=int, help="folder dataset: number of classes"
-    )
-    parser.add_argument(
-        "--ignore-label", type=int, help="folder dataset: ignore label"
-    )
+    add_folder_arguments(parser)
     args = parser.parse_args(argv)
-    options = {}
-    if args.num_classes is not None:
-        options["num_classes"] = args.num_classes
-    if args.ignore_label is not None:
-        options["ignore_label"] = args.ignore_label
+    options = folder_options(args)
     for split in args.splits:
         spec = load_dataset(args.dataset, args.data_dir, split, **options)
         metadata = write_tfrecords(

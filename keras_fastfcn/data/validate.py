@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from keras_fastfcn.data.cli_options import add_folder_arguments
+from keras_fastfcn.data.cli_options import folder_options
 from keras_fastfcn.data.datasets import list_datasets
 from keras_fastfcn.data.datasets import load_dataset
 from keras_fastfcn.data.validation import validate_dataset
@@ -19,13 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--split", default="train")
     parser.add_argument("--max-files", type=int, default=None)
-    parser.add_argument(
-        "--num-classes", type=int, help="folder dataset: number of classes"
-    )
+    add_folder_arguments(parser)
     args = parser.parse_args(argv)
-    kwargs = {}
-    if args.num_classes is not None:
-        kwargs["num_classes"] = args.num_classes
+    kwargs = folder_options(args)
     spec = load_dataset(args.dataset, args.data_dir, args.split, **kwargs)
     problems = validate_dataset(spec, args.max_files)
     for problem in problems:

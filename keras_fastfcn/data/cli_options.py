@@ -1,0 +1,23 @@
+"""Command-line options shared by the data tools (validate, benchmark,
+to_tfrecord): the `folder` dataset's classes."""
+
+import argparse
+
+
+def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--num-classes`` / ``--ignore-label`` for ``--dataset folder``."""
+    parser.add_argument(
+        "--num-classes", type=int, help="folder dataset: number of classes"
+    )
+    parser.add_argument(
+        "--ignore-label", type=int, help="folder dataset: ignore label"
+    )
+
+
+def folder_options(args: argparse.Namespace) -> dict:
+    """The given folder options as `load_dataset` keyword arguments."""
+    return {
+        name: getattr(args, name)
+        for name in ("num_classes", "ignore_label")
+        if getattr(args, name, None) is not None
+    }
