@@ -31,6 +31,8 @@ import os
 
 import tensorflow as tf
 
+from keras_fastfcn.config import STRATEGIES
+
 TF_CONFIG = "TF_CONFIG"
 
 
@@ -133,8 +135,7 @@ def make_strategy(
         gpus = tf.config.list_physical_devices("GPU")
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     raise ValueError(
-        f"Unknown strategy {kind!r}; valid: auto, mirrored, multi_worker, "
-        "tpu, one_device, data_parallel."
+        f"Unknown strategy {kind!r}; valid: {', '.join(STRATEGIES)}."
     )
 
 

@@ -165,6 +165,7 @@ def format_results(results: dict) -> str:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from keras_fastfcn.config import DATA_FORMATS
     from keras_fastfcn.data import list_datasets
     from keras_fastfcn.models.loading import add_model_arguments
 
@@ -177,7 +178,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-dir")
     parser.add_argument(
         "--data-format",
-        choices=("files", "tfrecord"),
+        choices=DATA_FORMATS,
         default="files",
         help="tfrecord: --data-dir holds keras_fastfcn.data.to_tfrecord output",
     )

@@ -256,10 +256,9 @@ def _fit(config, strategy, role, output, shared_output, state):
         mode="val",
         batch_size=config.batch_size,
     )
-    if strategy is None and replicas(strategy) > 1:  # Keras DataParallel
-        val_data = pad_batches(
-            val_data, replicas(strategy), val_spec.ignore_label
-        )
+    num_replicas = replicas(strategy)
+    if strategy is None and num_replicas > 1:  # Keras DataParallel
+        val_data = pad_batches(val_data, num_replicas, val_spec.ignore_label)
     policy = tf.data.experimental.AutoShardPolicy
     train_data = set_sharding_policy(
         train_data, policy.DATA if shard is None else policy.OFF
@@ -308,7 +307,7 @@ def _fit(config, strategy, role, output, shared_output, state):
         "initial_epoch": initial_epoch,
         "epochs": config.epochs,
         "steps_per_epoch": steps,
-        "replicas": replicas(strategy),
+        "replicas": num_replicas,
         "workers": role.num_workers,
         "train_images_per_second": (config.epochs - initial_epoch)
         * steps

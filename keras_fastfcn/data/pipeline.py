@@ -9,8 +9,8 @@ uninterrupted run would have seen.
 
 A spec with TFRecord ``records`` (`keras_fastfcn.data.tfrecord`) is read
 from its shards instead: each epoch visits the shards in a new seeded order,
-interleaved, through a seeded shuffle buffer. Those reader ops are what
-`tf.distribute`'s FILE auto-sharding splits across workers.
+interleaved, through a seeded shuffle buffer; with ``shard`` a worker reads
+only its own shards (multi-worker training with auto-sharding off).
 """
 
 import tensorflow as tf
@@ -324,7 +324,13 @@ def pad_batches(
         size = tf.shape(images)[0]
         missing = (multiple - size % multiple) % multiple
         images = tf.concat(
-            [images, tf.zeros(tf.concat([[missing], tf.shape(images)[1:]], 0))],
+            [
+                images,
+                tf.zeros(
+                    tf.concat([[missing], tf.shape(images)[1:]], 0),
+                    images.dtype,
+                ),
+            ],
             axis=0,
         )
         labels = tf.concat(

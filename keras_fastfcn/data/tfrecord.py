@@ -13,8 +13,10 @@ Shards are written to a temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -102,6 +104,22 @@ def _relative_name(path: str, root: str) -> str:
     return path
 
 
+@contextlib.contextmanager
+def _written_atomically(path: str) -> Iterator[str]:
+    """Yields a temporary name beside ``path`` (any `tf.io.gfile` path) to
+    write to; renames it to ``path`` when the block succeeds, removes it
+    otherwise. (`utils.files.atomic_path` is the local-disk twin; this one
+    also works on ``gs://``.)"""
+    temporary = path + ".incomplete"
+    try:
+        yield temporary
+    except BaseException:
+        if tf.io.gfile.exists(temporary):
+            tf.io.gfile.remove(temporary)
+        raise
+    tf.io.gfile.rename(temporary, path, overwrite=True)
+
+
 def _write_shard(path, files, count, root, examples, bar) -> None:
     """Writes the next ``count`` examples of ``files`` to ``path``."""
     with tf.io.TFRecordWriter(path) as writer:
@@ -169,15 +187,9 @@ def write_tfrecords(
     for index in range(num_shards):
         name = shard_name(spec.split, index, num_shards)
         final = _join(out_dir, name)
-        temporary = final + ".incomplete"
         count = bounds[index + 1] - bounds[index]
-        try:
+        with _written_atomically(final) as temporary:
             _write_shard(temporary, files, count, spec.root, examples, bar)
-        except BaseException:
-            if tf.io.gfile.exists(temporary):
-                tf.io.gfile.remove(temporary)
-            raise
-        tf.io.gfile.rename(temporary, final, overwrite=True)
         shards.append({"file": name, "count": count})
     if bar is not None:
         bar.close()
@@ -198,10 +210,9 @@ def write_tfrecords(
         "shards": shards,
         "examples": examples,
     }
-    metadata_path = _join(out_dir, f"{spec.split}.json")
-    with tf.io.gfile.GFile(metadata_path + ".incomplete", "w") as handle:
-        handle.write(json.dumps(metadata))
-    tf.io.gfile.rename(metadata_path + ".incomplete", metadata_path, True)
+    with _written_atomically(_join(out_dir, f"{spec.split}.json")) as path:
+        with tf.io.gfile.GFile(path, "w") as handle:
+            handle.write(json.dumps(metadata))
     return metadata
 
 
@@ -221,7 +232,7 @@ def read_metadata(data_dir: str, split: str) -> dict:
         raise FileNotFoundError(
             f"No TFRecord split {split!r} in {data_dir}: {path} is missing "
             f"(splits found: {', '.join(found) or 'none'}). Write it with "
-            f"python -m keras_fastfcn.data.to_tfrecord --split {split} "
+            f"python -m keras_fastfcn.data.to_tfrecord --splits {split} "
             f"--out {data_dir} ..."
         )
     with tf.io.gfile.GFile(path) as handle:

@@ -138,6 +138,18 @@ class Cluster:
         return json.loads(lines[-1])
 
 
+def run_to_completion(cluster: Cluster) -> list[str]:
+    """Waits for both workers (killing them on any failure), asserts that
+    both exited 0, returns their logs."""
+    try:
+        codes = cluster.wait()
+    finally:
+        cluster.stop()
+    logs = [cluster.output(i) for i in range(2)]
+    assert codes == [0, 0], "\n---\n".join(log[-3000:] for log in logs)
+    return logs
+
+
 def assert_same_weights(paths) -> None:
     first, second = (np.load(path) for path in paths)
     assert sorted(first.files) == sorted(second.files)
@@ -153,12 +165,7 @@ def test_two_workers_train_identically_and_only_the_chief_writes(
 ):
     output = tmp_path / "run"
     cluster = Cluster(tmp_path, tiny_config(sample_records, output, 2, 3), "a")
-    try:
-        codes = cluster.wait()
-    finally:
-        cluster.stop()
-    logs = [cluster.output(i) for i in range(2)]
-    assert codes == [0, 0], "\n---\n".join(log[-3000:] for log in logs)
+    logs = run_to_completion(cluster)
     chief, worker = cluster.summary(0), cluster.summary(1)
     assert chief["workers"] == worker["workers"] == 2
     assert chief["replicas"] == 2
@@ -208,12 +215,7 @@ def test_restarted_job_resumes_from_the_backup(tmp_path, sample_records):
     assert not (output / "summary.json").exists()
 
     restarted = Cluster(tmp_path, config, "second")
-    try:
-        codes = restarted.wait()
-    finally:
-        restarted.stop()
-    logs = [restarted.output(i) for i in range(2)]
-    assert codes == [0, 0], "\n---\n".join(log[-3000:] for log in logs)
+    logs = run_to_completion(restarted)
     for index in range(2):
         summary = restarted.summary(index)
         assert summary["initial_epoch"] == stopped_at
