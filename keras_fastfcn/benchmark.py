@@ -1,7 +1,9 @@
-"""Benchmark models: parameters, GFLOPs and inference latency.
+"""Benchmark models: parameters, GFLOPs, latency, training speed, memory.
 
     python -m keras_fastfcn.benchmark --models encnet,encnet_jpu \\
         --backbone resnet50 --size 512 --batch 1 --threads 2
+    python -m keras_fastfcn.benchmark --suite cpu \\
+        --reference-torch FastFCN --torch-python venv/bin/python
 
 prints a table (and `--json PATH` writes it) with the trainable parameter
 count, GFLOPs (counted by `keras_fastfcn.flops`, TensorFlow backend; XLA's
@@ -10,14 +12,16 @@ after `--warmup` calls, for a compiled inference function (`tf.function`
 on TensorFlow, `jax.jit` on JAX). With `--reference-torch DIR` (a checkout
 of the official wuhuikai/FastFCN code) the official PyTorch model of each
 configuration is timed in the same run, in a separate interpreter
-(`--torch-python`), and the ratios are printed.
+(`--torch-python`), and the ratios are printed. `--train` adds training
+images/s and peak memory per model (`keras_fastfcn.training_benchmark`, one
+process each). `--suite cpu|gpu` measures everything the project's speed
+goals (`keras_fastfcn.speed_goals`) name and prints each as MET / NOT MET.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -26,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_fastfcn.speed_goals import SUITES
 from keras_fastfcn.utils.files import atomic_write_text
 
+OFFICIAL_NECKS = ("", "jpu", "jpux")
 OFFICIAL_SCRIPT = (
     Path(__file__).parent / "reference" / "official_torch_timing.py"
 )
@@ -58,12 +64,17 @@ def _compiled_predict(model, jit_compile: bool):
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        from keras_fastfcn.evaluate import compiled_logits
+        import tensorflow as tf
+
         from keras_fastfcn.flops import count_flops
 
-        return compiled_logits(model, jit_compile), (
-            lambda shape: count_flops(model, shape)
+        # Timed without copying the logits out (the official timing keeps
+        # torch tensors too); TensorFlow's CPU ops finish before returning.
+        function = tf.function(
+            lambda x: _logits(model(x, training=False)),
+            jit_compile=jit_compile,
         )
+        return function, (lambda shape: count_flops(model, shape))
     if backend == "jax":
         import jax
 
@@ -84,7 +95,7 @@ def _compiled_predict(model, jit_compile: bool):
             cost = cost[0] if isinstance(cost, list) else cost
             return int(cost["flops"])
 
-        return (lambda x: np.asarray(jitted(x))), flops
+        return (lambda x: _logits(jitted(x)).block_until_ready()), flops
     return (lambda x: model.predict_on_batch(x)), None
 
 
@@ -137,11 +148,46 @@ def benchmark_model(
     }
 
 
-def official_timings(args) -> dict:
-    """Run the official models in `--torch-python`; `{name: result}`."""
-    supported = [
-        m for m in args.models if m.partition("_")[2] in ("", "jpu", "jpux")
+def _json_from_process(command: list[str], what: str):
+    """Run `command`; the JSON object on the last line of its stdout."""
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{what} failed:\n" + result.stderr[-2000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def training_benchmark(name: str, backbone: str, args) -> dict:
+    """`training_benchmark.measure_training` in a fresh interpreter, so
+    that the peak memory is this model's alone."""
+    command = [
+        sys.executable,
+        "-m",
+        "keras_fastfcn.training_benchmark",
+        "--model",
+        name,
+        "--backbone",
+        backbone,
+        "--num-classes",
+        str(args.num_classes),
+        "--crop",
+        str(args.train_crop),
+        "--batch",
+        str(args.train_batch),
+        "--steps",
+        str(args.train_steps),
+        "--warmup",
+        str(args.train_warmup),
+        "--threads",
+        str(args.threads),
     ]
+    return _json_from_process(command, f"The training benchmark of {name}")
+
+
+def official_timings(args, models: list[str], backbone: str) -> dict:
+    """Run the official models in `--torch-python`; `{name: result}`."""
+    supported = [m for m in models if m.partition("_")[2] in OFFICIAL_NECKS]
+    if not supported:
+        return {}
     command = [
         args.torch_python,
         str(OFFICIAL_SCRIPT),
@@ -150,7 +196,7 @@ def official_timings(args) -> dict:
         "--models",
         ",".join(supported),
         "--backbone",
-        args.backbone,
+        backbone,
         "--num-classes",
         str(args.num_classes),
         "--size",
@@ -164,12 +210,7 @@ def official_timings(args) -> dict:
         "--threads",
         str(args.threads),
     ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(
-            "The official PyTorch timing failed:\n" + result.stderr[-2000:]
-        )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return _json_from_process(command, "The official PyTorch timing")
 
 
 def format_table(rows: list[dict]) -> str:
@@ -194,17 +235,40 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def speedups(rows: list[dict]) -> list[str]:
-    """`"<head>_jpu vs <head>: 2.1x faster (FLOP ratio 2.3x)"` lines."""
-    by_name = {row["model"]: row for row in rows}
-    lines = []
+def format_training_table(rows: list[dict]) -> str:
+    header = (
+        f"{'model':<16}{'backbone':<11}{'crop':>6}{'batch':>7}"
+        f"{'s/step':>9}{'img/s':>8}{'peak RSS MiB':>14}{'tensors MiB':>13}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        tensors = row.get("allocator_peak_mb")
+        lines.append(
+            f"{row['model']:<16}{row['backbone']:<11}{row['crop']:>6}"
+            f"{row['batch']:>7}{row['median_step_s']:>9.2f}"
+            f"{row['images_per_s']:>8.2f}{row['peak_rss_mb']:>14.0f}"
+            + (f"{tensors:>13.0f}" if tensors else f"{'-':>13}")
+        )
+    return "\n".join(lines)
+
+
+def _pairs(rows: list[dict]):
+    """`(fast_row, dilated_row)` for every `<head>_<neck>` row whose
+    dilated `<head>` row on the same backbone was measured."""
+    by_key = {(row["model"], row["backbone"]): row for row in rows}
     for row in rows:
         head, _, neck = row["model"].partition("_")
-        base = by_name.get(head)
-        if not neck or base is None:
-            continue
+        base = by_key.get((head, row["backbone"]))
+        if neck and base is not None:
+            yield row, base
+
+
+def speedups(rows: list[dict]) -> list[str]:
+    """`"<head>_jpu vs <head> (resnet50): 2.1x faster (FLOP ratio 2.3x)"`."""
+    lines = []
+    for row, base in _pairs(rows):
         line = (
-            f"{row['model']} vs {head}: "
+            f"{row['model']} vs {base['model']} ({row['backbone']}): "
             f"{base['median_s'] / row['median_s']:.2f}x faster"
         )
         if base["gflops_per_image"] and row["gflops_per_image"]:
@@ -217,12 +281,72 @@ def speedups(rows: list[dict]) -> list[str]:
     return lines
 
 
+def training_ratios(rows: list[dict]) -> list[str]:
+    """Training images/s and peak memory of each neck vs its dilated model."""
+    lines = []
+    for row, base in _pairs(rows):
+        line = (
+            f"training {row['model']} vs {base['model']} ({row['backbone']}, "
+            f"crop {row['crop']}, batch {row['batch']}): "
+            f"{row['images_per_s'] / base['images_per_s']:.2f}x images/s, "
+            f"peak RSS {row['peak_rss_mb'] / base['peak_rss_mb']:.2f}x"
+        )
+        if row.get("allocator_peak_mb") and base.get("allocator_peak_mb"):
+            ratio = row["allocator_peak_mb"] / base["allocator_peak_mb"]
+            line += f", peak tensor memory {ratio:.2f}x"
+        lines.append(line)
+    return lines
+
+
+def check_goals(goals, rows: list[dict]) -> list[dict]:
+    """Each goal with its measured value and whether it is met (`None`
+    when the rows it needs were not measured)."""
+    by_key = {(row["model"], row["backbone"]): row for row in rows}
+    results = []
+    for goal in goals:
+        row = by_key.get((goal.model, goal.backbone))
+        base = by_key.get((goal.model.partition("_")[0], goal.backbone))
+        value = None
+        if row is not None:
+            value = goal.measure(row, base)
+        results.append(
+            {
+                "goal": goal.describe(),
+                "value": value,
+                "met": None if value is None else goal.met(value),
+            }
+        )
+    return results
+
+
+def format_goals(results: list[dict]) -> str:
+    lines = []
+    for result in results:
+        verdict = {True: "MET", False: "NOT MET", None: "not measured"}[
+            result["met"]
+        ]
+        value = result["value"]
+        shown = "-" if value is None else f"{value:.3g}"
+        lines.append(f"[{verdict:>12}] {result['goal']}: {shown}")
+    return "\n".join(lines)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m keras_fastfcn.benchmark",
         description="Parameters, GFLOPs and latency of keras_fastfcn models.",
     )
-    parser.add_argument("--models", default="encnet,encnet_jpu")
+    parser.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        help="Measure everything the speed goals need and check them "
+        "(sets --models, --size, --batch, --threads, --train, ...).",
+    )
+    parser.add_argument(
+        "--models",
+        default="encnet,encnet_jpu",
+        help="Comma-separated names, each optionally NAME:BACKBONE.",
+    )
     parser.add_argument("--backbone", default="resnet50")
     parser.add_argument("--num-classes", type=int, default=150)
     parser.add_argument("--size", type=int, default=512)
@@ -233,7 +357,23 @@ def parse_args(argv=None):
         "--threads", type=int, default=0, help="CPU threads (0: all)."
     )
     parser.add_argument("--jit-compile", action="store_true")
+    parser.add_argument(
+        "--dtype-policy",
+        help="Keras dtype policy for the timed models, e.g. mixed_bfloat16.",
+    )
     parser.add_argument("--no-flops", action="store_true")
+    parser.add_argument(
+        "--train",
+        nargs="?",
+        const="all",
+        metavar="MODELS",
+        help="Also measure training images/s and peak memory (TensorFlow, "
+        "one process per model) of MODELS (default: all of --models).",
+    )
+    parser.add_argument("--train-crop", type=int, default=480)
+    parser.add_argument("--train-batch", type=int, default=2)
+    parser.add_argument("--train-steps", type=int, default=3)
+    parser.add_argument("--train-warmup", type=int, default=2)
     parser.add_argument(
         "--reference-torch",
         metavar="DIR",
@@ -246,21 +386,50 @@ def parse_args(argv=None):
     )
     parser.add_argument("--json", metavar="PATH", help="Write results here.")
     args = parser.parse_args(argv)
-    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    args.goals = []
+    if args.suite:
+        suite = SUITES[args.suite]
+        args.models = ",".join(suite["models"])
+        args.size, args.batch = suite["size"], suite["batch"]
+        args.threads = suite["threads"]
+        args.dtype_policy = suite.get("dtype_policy", args.dtype_policy)
+        args.train = ",".join(suite["train"]) or None
+        args.goals = suite["goals"]
+    args.models = _model_specs(args.models, args.backbone)
+    if args.train == "all":
+        args.train = list(args.models)
+    elif args.train:
+        args.train = _model_specs(args.train, args.backbone)
     return args
 
 
-def main(argv=None) -> list[dict]:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def _model_specs(text: str, default_backbone: str) -> list[tuple[str, str]]:
+    """`"a,b:resnet101"` -> `[("a", default_backbone), ("b", "resnet101")]`."""
+    specs = []
+    for item in text.split(","):
+        name, _, backbone = item.strip().partition(":")
+        if name:
+            specs.append((name, backbone or default_backbone))
+    return specs
+
+
+def main(argv=None) -> dict:
+    from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
+
+    configure_tensorflow_runtime()
     args = parse_args(argv)
     _configure_threads(args.threads)
+    if args.dtype_policy:
+        import keras
+
+        keras.config.set_dtype_policy(args.dtype_policy)
     rows = []
-    for name in args.models:
-        print(f"benchmarking {name} ({args.backbone}) ...", flush=True)
+    for name, backbone in args.models:
+        print(f"benchmarking {name} ({backbone}) ...", flush=True)
         rows.append(
             benchmark_model(
                 name,
-                args.backbone,
+                backbone,
                 args.num_classes,
                 args.size,
                 args.batch,
@@ -271,27 +440,48 @@ def main(argv=None) -> list[dict]:
             )
         )
     if args.reference_torch:
-        print("timing the official PyTorch models ...", flush=True)
-        official = official_timings(args)
-        for row in rows:
-            if row["model"] in official:
-                result = official[row["model"]]
-                row["official_latency_s"] = result["latency_s"]
-                row["official_median_s"] = statistics.median(
-                    result["latency_s"]
-                )
-                row["official_params"] = result["params"]
+        for backbone in dict.fromkeys(b for _, b in args.models):
+            names = [n for n, b in args.models if b == backbone]
+            print(f"timing the official PyTorch models ({backbone}) ...")
+            official = official_timings(args, names, backbone)
+            for row in rows:
+                result = official.get(row["model"])
+                if row["backbone"] == backbone and result:
+                    row["official_latency_s"] = result["latency_s"]
+                    row["official_median_s"] = statistics.median(
+                        result["latency_s"]
+                    )
+                    row["official_params"] = result["params"]
+    training = []
+    for name, backbone in args.train or []:
+        print(f"training {name} ({backbone}) ...", flush=True)
+        training.append(training_benchmark(name, backbone, args))
     print(
         f"\n{args.size}x{args.size}, batch {args.batch}, "
-        f"threads {args.threads or 'all'}, {args.runs} runs\n"
+        f"threads {args.threads or 'all'}, {args.runs} runs"
+        + (f", dtype policy {args.dtype_policy}" if args.dtype_policy else "")
+        + "\n"
     )
     print(format_table(rows))
     for line in speedups(rows):
         print(line)
+    if training:
+        print(
+            f"\ntraining: crop {args.train_crop}, batch {args.train_batch}, "
+            f"median of {args.train_steps} steps after {args.train_warmup}\n"
+        )
+        print(format_training_table(training))
+        for line in training_ratios(training):
+            print(line)
+    goals = check_goals(args.goals, rows)
+    if goals:
+        print("\ngoals:")
+        print(format_goals(goals))
+    results = {"inference": rows, "training": training, "goals": goals}
     if args.json:
-        atomic_write_text(args.json, json.dumps(rows, indent=2))
+        atomic_write_text(args.json, json.dumps(results, indent=2))
         print(f"\nwrote {args.json}")
-    return rows
+    return results
 
 
 if __name__ == "__main__":

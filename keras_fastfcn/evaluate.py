@@ -194,7 +194,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> dict:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
+
+    configure_tensorflow_runtime()
     args = parse_args(argv)
     from keras_fastfcn.data import load_dataset
     from keras_fastfcn.models.loading import model_from_arguments

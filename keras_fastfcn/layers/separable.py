@@ -8,6 +8,7 @@ from keras_fastfcn.layers.common import batch_norm
 from keras_fastfcn.layers.common import conv2d
 from keras_fastfcn.layers.common import conv_initializer
 from keras_fastfcn.layers.common import serializable
+from keras_fastfcn.layers.dilated import dilated_depthwise_conv
 
 NORMS = ("batch", "group")
 
@@ -74,7 +75,8 @@ class SeparableConvNorm(keras.layers.Layer):
         self.pointwise.build(input_shape)
 
     def call(self, x, training=None):
-        x = self.depthwise(x)
+        # Same weights as `self.depthwise(x)`, without SpaceToBatchND.
+        x = dilated_depthwise_conv(x, self.depthwise.kernel, self.dilation)
         x = self.norm_layer(x, training=training)
         return self.pointwise(x)
 

@@ -1,0 +1,22 @@
+"""Process-wide TensorFlow settings the command-line tools start with."""
+
+from __future__ import annotations
+
+import os
+
+# TensorFlow's default CPU allocator hands large buffers back to the system
+# after every op, so each call of a model page-faults its feature maps in
+# again: the (1, 512, 512, 150) logits resize alone went from 110 ms to
+# 13-52 ms with the caching BFC allocator (README, "Speed").
+CPU_ALLOCATOR_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
+
+
+def configure_tensorflow_runtime() -> None:
+    """Quiet TensorFlow's C++ logs and use the caching CPU allocator.
+
+    Both are `setdefault`s: a value already in the environment wins. Call
+    before the first large tensor is allocated (TensorFlow reads the
+    allocator choice lazily, so after `import tensorflow` is fine).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault(CPU_ALLOCATOR_VARIABLE, "true")
