@@ -32,29 +32,13 @@ import numpy as np
 
 from keras_fastfcn.speed_goals import SUITES
 from keras_fastfcn.utils.files import atomic_write_text
+from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
+from keras_fastfcn.utils.runtime import set_cpu_threads
 
 OFFICIAL_NECKS = ("", "jpu", "jpux")
 OFFICIAL_SCRIPT = (
     Path(__file__).parent / "reference" / "official_torch_timing.py"
 )
-
-
-def _configure_threads(threads: int) -> None:
-    if not threads:
-        return
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:
-            print(
-                f"warning: TensorFlow is already running; --threads {threads} "
-                "cannot take effect in this process."
-            )
 
 
 def _compiled_predict(model, jit_compile: bool):
@@ -414,11 +398,9 @@ def _model_specs(text: str, default_backbone: str) -> list[tuple[str, str]]:
 
 
 def main(argv=None) -> dict:
-    from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
-
     configure_tensorflow_runtime()
     args = parse_args(argv)
-    _configure_threads(args.threads)
+    set_cpu_threads(args.threads)
     if args.dtype_policy:
         import keras
 

@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
+from keras_fastfcn.utils.runtime import set_cpu_threads
 
 
 def _rss_mb() -> float:
@@ -31,6 +32,18 @@ def _rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         pages = int(statm.read().split()[1])
     return pages * resource.getpagesize() / 2**20
+
+
+def _reset_allocator_peak() -> bool:
+    """Restart TensorFlow's CPU peak-memory count; `False` when the
+    allocator keeps no statistics (the default, non-BFC allocator)."""
+    import tensorflow as tf
+
+    try:
+        tf.config.experimental.reset_memory_stats("CPU:0")
+    except ValueError:
+        return False
+    return True
 
 
 def _peak_rss_mb() -> float:
@@ -75,10 +88,11 @@ def measure_training(
         def __init__(self):
             super().__init__()
             self.seconds = []
+            self.allocator_stats = False
 
         def on_train_batch_begin(self, batch_index, logs=None):
             if batch_index == warmup:
-                tf.config.experimental.reset_memory_stats("CPU:0")
+                self.allocator_stats = _reset_allocator_peak()
             self._start = time.perf_counter()
 
         def on_train_batch_end(self, batch_index, logs=None):
@@ -97,11 +111,10 @@ def measure_training(
     )
     timed = timer.seconds[warmup:]
     median = statistics.median(timed)
-    try:
+    allocator_peak = None
+    if timer.allocator_stats:
         info = tf.config.experimental.get_memory_info("CPU:0")
         allocator_peak = info["peak"] / 2**20
-    except (ValueError, RuntimeError):
-        allocator_peak = None
     return {
         "model": model_name,
         "backbone": backbone,
@@ -131,11 +144,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    set_cpu_threads(args.threads)
     result = measure_training(
         args.model,
         args.backbone,

@@ -160,3 +160,19 @@ def test_unknown_goal_kind_and_model_specs():
     assert ("encnet_jpu", "resnet101") in suite.models
     assert suite.train == [("encnet", "resnet50"), ("encnet_jpu", "resnet50")]
     assert suite.threads == 2 and suite.size == 512 and suite.batch == 1
+
+
+def test_training_benchmark_without_allocator_statistics(monkeypatch):
+    """With TensorFlow's default CPU allocator there is no tensor-memory
+    count: the step times and RSS are still measured, the count is None."""
+    from keras_fastfcn import benchmark
+
+    monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "false")
+    args = benchmark.parse_args(
+        ["--num-classes", "3", "--train-crop", "64"]
+        + ["--train-steps", "1", "--train-warmup", "1"]
+    )
+    row = benchmark.training_benchmark("fcn", "resnet18", args)
+    assert len(row["step_s"]) == 1 and row["step_s"][0] > 0
+    assert row["peak_rss_mb"] > 100
+    assert row["allocator_peak_mb"] is None

@@ -20,3 +20,27 @@ def configure_tensorflow_runtime() -> None:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault(CPU_ALLOCATOR_VARIABLE, "true")
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Use `threads` intra-op and inter-op threads on TensorFlow (0: all).
+
+    Other backends are left alone; prints a warning when TensorFlow has
+    already started and the setting cannot take effect.
+    """
+    if not threads:
+        return
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        print(
+            f"warning: TensorFlow is already running; --threads {threads} "
+            "cannot take effect in this process."
+        )
