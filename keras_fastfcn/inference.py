@@ -41,6 +41,7 @@ import numpy as np
 
 from keras_fastfcn.constants import IMAGENET_MEAN
 from keras_fastfcn.constants import IMAGENET_STD
+from keras_fastfcn.layers.resize import interpolation_weights
 from keras_fastfcn.layers.resize import resize_bilinear
 
 # Normalised value of a black pixel: what the official code pads with.
@@ -308,14 +309,6 @@ def _resize_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(resized), dtype=np.float32)
 
 
-def _align_corners_weights(size_in: int, size_out: int):
-    """Source indices `low`, `high` and weights of `high` per output index."""
-    position = np.arange(size_out) * ((size_in - 1) / max(size_out - 1, 1))
-    low = np.minimum(np.floor(position).astype(np.int64), size_in - 1)
-    high = np.minimum(low + 1, size_in - 1)
-    return low, high, position - low
-
-
 def _resize_scores(scores: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear (align corners) resize of `(1, h, w, C)` score maps.
 
@@ -328,10 +321,10 @@ def _resize_scores(scores: np.ndarray, height: int, width: int) -> np.ndarray:
     if (h, w) == (height, width):
         return scores[None]
     with np.errstate(invalid="ignore"):  # inf scores: reported by callers
-        low, high, frac = _align_corners_weights(h, height)
+        low, high, frac = interpolation_weights(h, height, True)
         frac = frac[:, None, None]
         scores = scores[low] * (1.0 - frac) + scores[high] * frac
-        low, high, frac = _align_corners_weights(w, width)
+        low, high, frac = interpolation_weights(w, width, True)
         frac = frac[None, :, None]
         scores = scores[:, low] * (1.0 - frac) + scores[:, high] * frac
     return scores[None]

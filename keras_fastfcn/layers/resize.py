@@ -6,37 +6,133 @@ Both operations here are written as two small interpolation (or pooling)
 matrices applied along height and width, built with `keras.ops` from the
 (possibly unknown) tensor shapes, so they work on every backend and inside
 exported graphs with unknown input height / width.
+
+When all sizes are known while tracing, the interpolation matrices are
+built in NumPy instead and, where that at least halves the work, applied
+block by block: each block of output rows only reads the few input rows it
+interpolates between (a band of the matrix), so a 64 -> 512 upsampling
+multiplies by `(32, 6)` blocks instead of the whole `(512, 64)` matrix.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_fastfcn.layers.common import serializable
 
 
-def _interpolation_matrix(in_size, out_size, align_corners: bool, dtype):
-    """Matrix `(out_size, in_size)` that resamples a 1-D signal bilinearly."""
-    out_index = ops.cast(ops.arange(out_size), "float32")
-    in_size_f = ops.cast(in_size, "float32")
-    out_size_f = ops.cast(out_size, "float32")
+def _source_fraction(index, in_size, out_size, align_corners: bool):
+    """Source position of each output index as `numerator / denominator`.
+
+    Integer arithmetic (any backend's ints or NumPy), so that the floor and
+    the fractional part of the position are exact: one rounding in total.
+    """
     if align_corners:
-        scale = (in_size_f - 1.0) / ops.maximum(out_size_f - 1.0, 1.0)
-        source = out_index * scale
-    else:
-        source = (out_index + 0.5) * (in_size_f / out_size_f) - 0.5
-        source = ops.maximum(source, 0.0)
-    low = ops.minimum(ops.floor(source), in_size_f - 1.0)
-    high = ops.minimum(low + 1.0, in_size_f - 1.0)
-    frac = source - low
-    columns = ops.cast(ops.arange(in_size), "float32")[None, :]
+        return index * (in_size - 1), ops.maximum(out_size - 1, 1)
+    # (index + 0.5) * in / out - 0.5, clamped at 0 like PyTorch
+    numerator = ops.maximum((2 * index + 1) * in_size - out_size, 0)
+    return numerator, 2 * out_size
+
+
+def _interpolation_matrix(in_size, out_size, align_corners: bool, dtype):
+    """Matrix `(out_size, in_size)` that resamples a 1-D signal bilinearly.
+
+    Sizes may be tensors (unknown until run time).
+    """
+    index = ops.arange(out_size, dtype="int32")
+    numerator, denominator = _source_fraction(
+        index, in_size, out_size, align_corners
+    )
+    low = ops.minimum(numerator // denominator, in_size - 1)
+    high = ops.minimum(low + 1, in_size - 1)
+    frac = ops.cast(numerator - low * denominator, "float32") / ops.cast(
+        denominator, "float32"
+    )
+    columns = ops.arange(in_size, dtype="int32")[None, :]
     matrix = (
         ops.cast(ops.equal(columns, low[:, None]), "float32")
         * (1.0 - frac[:, None])
         + ops.cast(ops.equal(columns, high[:, None]), "float32") * frac[:, None]
     )
     return ops.cast(matrix, dtype)
+
+
+def interpolation_weights(in_size: int, out_size: int, align_corners: bool):
+    """NumPy `(low, high, frac)` per output index of a bilinear resample.
+
+    Output index `i` is `(1 - frac[i]) * in[low[i]] + frac[i] * in[high[i]]`;
+    the same positions as `_interpolation_matrix`, `frac` in float64.
+    """
+    index = np.arange(out_size, dtype=np.int64)
+    if align_corners:
+        numerator, denominator = index * (in_size - 1), max(out_size - 1, 1)
+    else:
+        numerator = np.maximum((2 * index + 1) * in_size - out_size, 0)
+        denominator = 2 * out_size
+    low = np.minimum(numerator // denominator, in_size - 1)
+    high = np.minimum(low + 1, in_size - 1)
+    return low, high, (numerator - low * denominator) / denominator
+
+
+def _interpolation_matrix_numpy(in_size: int, out_size: int, align_corners):
+    """`_interpolation_matrix` for known sizes: float32 NumPy `(out, in)`."""
+    low, high, frac = interpolation_weights(in_size, out_size, align_corners)
+    matrix = np.zeros((out_size, in_size), np.float64)
+    rows = np.arange(out_size)
+    np.add.at(matrix, (rows, low), 1.0 - frac)
+    np.add.at(matrix, (rows, high), frac)
+    return matrix.astype(np.float32)
+
+
+def _block_rows(out_size: int):
+    """Rows per band block: the divisor of `out_size` in [8, 128] nearest 32."""
+    divisors = [r for r in range(8, 129) if out_size % r == 0]
+    if not divisors:
+        return None
+    return min(divisors, key=lambda r: (abs(r - 32), r))
+
+
+def _band_plan(matrix: np.ndarray):
+    """Split a sparse `(out, in)` matrix into blocks of output rows.
+
+    Returns `indices` `(blocks, window)` (the input rows each block reads)
+    and `weights` `(blocks, rows, window)`, or `None` when the blocks would
+    not at least halve the multiply-adds of the dense product.
+    """
+    out_size, in_size = matrix.shape
+    rows = _block_rows(out_size)
+    if rows is None:
+        return None
+    blocks = matrix.reshape(out_size // rows, rows, in_size)
+    used = np.any(blocks != 0, axis=1)  # (blocks, in)
+    first = used.argmax(axis=1)
+    last = in_size - 1 - used[:, ::-1].argmax(axis=1)
+    window = int((last - first).max()) + 1
+    if 2 * window > in_size:
+        return None
+    start = np.minimum(first, in_size - window)
+    indices = start[:, None] + np.arange(window)[None, :]
+    weights = np.take_along_axis(blocks, indices[:, None, :], axis=2)
+    return indices.astype(np.int32), weights
+
+
+def _resample(x, matrix, features):
+    """Apply `matrix` `(out, in)` along axis 1 of `x` `(batch, in, features)`.
+
+    A NumPy `matrix` (known sizes) goes through `_band_plan` when that pays
+    off; returns `(batch, out, features)`.
+    """
+    if not isinstance(matrix, np.ndarray):
+        return ops.matmul(matrix, x)
+    plan = _band_plan(matrix)
+    if plan is None:
+        return ops.matmul(ops.cast(matrix, x.dtype), x)
+    indices, weights = plan
+    blocks = ops.take(x, indices, axis=1)  # (batch, blocks, window, features)
+    x = ops.matmul(ops.cast(weights, x.dtype), blocks)
+    return ops.reshape(x, (-1, matrix.shape[0], features))
 
 
 def _pooling_matrix(in_size, bins: int, dtype):
@@ -61,11 +157,12 @@ def _pooling_matrix(in_size, bins: int, dtype):
 def _apply_separable(x, row_matrix, col_matrix):
     """Apply `(H', H)` along height and `(W', W)` along width of NHWC `x`.
 
-    Two plain matrix products over reshaped views (width first, on the
-    smaller tensor when upsampling): the same sums as
-    `einsum("oh,bhwc->bowc")` then `einsum("pw,bowc->bopc")`, but a single
-    large GEMM for the height pass, which the CPU kernels run ~1.5x faster
-    than the einsums.
+    Two matrix products over reshaped views (width first, on the smaller
+    tensor when upsampling): the same sums as `einsum("oh,bhwc->bowc")`
+    then `einsum("pw,bowc->bopc")`, but a single large GEMM (or banded
+    blocks, see `_resample`) for the height pass, which the CPU kernels run
+    ~1.5x (banded: ~2.6x) faster than the einsums. The matrices are tensors
+    or, for known sizes, NumPy arrays.
     """
     shape = ops.shape(x)
     height, channels = shape[1], x.shape[-1]
@@ -74,10 +171,17 @@ def _apply_separable(x, row_matrix, col_matrix):
     out_height = ops.shape(row_matrix)[0]
     out_width = ops.shape(col_matrix)[0]
     x = ops.reshape(x, (-1, shape[2], channels))
-    x = ops.matmul(col_matrix, x)
+    x = _resample(x, col_matrix, channels)
     x = ops.reshape(x, (-1, height, out_width * channels))
-    x = ops.matmul(row_matrix, x)
+    x = _resample(x, row_matrix, out_width * channels)
     return ops.reshape(x, (-1, out_height, out_width, channels))
+
+
+def _known_size(value):
+    """`value` as a Python int when it is known while tracing, else `None`."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    return None
 
 
 def resize_bilinear(x, size, align_corners: bool = True):
@@ -94,8 +198,13 @@ def resize_bilinear(x, size, align_corners: bool = True):
         Tensor `(batch, out_height, out_width, channels)`, dtype of `x`.
     """
     shape = ops.shape(x)
-    rows = _interpolation_matrix(shape[1], size[0], align_corners, x.dtype)
-    cols = _interpolation_matrix(shape[2], size[1], align_corners, x.dtype)
+    known = [_known_size(v) for v in (shape[1], size[0], shape[2], size[1])]
+    if None in known:
+        rows = _interpolation_matrix(shape[1], size[0], align_corners, x.dtype)
+        cols = _interpolation_matrix(shape[2], size[1], align_corners, x.dtype)
+    else:
+        rows = _interpolation_matrix_numpy(known[0], known[1], align_corners)
+        cols = _interpolation_matrix_numpy(known[2], known[3], align_corners)
     return _apply_separable(x, rows, cols)
 
 

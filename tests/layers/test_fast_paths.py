@@ -1,9 +1,11 @@
 """The speed rewrites equal the straightforward operations they replace.
 
-`dilated_depthwise_conv` (phase split instead of SpaceToBatchND) and the
-matmul form of the separable resize / pooling must stay within 1e-5
-relative of `keras.ops.depthwise_conv(..., dilation_rate=d)` and of the
-einsum form, alone and inside whole models.
+`dilated_depthwise_conv` (phase split instead of SpaceToBatchND), the
+BatchNorm folded into the JPU's pointwise convolutions, the matmul form of
+the separable resize / pooling and its banded blocks for known sizes must
+stay within 1e-5 relative of `keras.ops.depthwise_conv(..., dilation_rate=d)`,
+of the einsum form and of a pixel-by-pixel NumPy resize, alone and inside
+whole models.
 """
 
 import keras
@@ -15,6 +17,7 @@ import keras_fastfcn
 from keras_fastfcn.layers import dilated as dilated_module
 from keras_fastfcn.layers import resize as resize_module
 from keras_fastfcn.layers import separable as separable_module
+from tests import numpy_reference as ref
 from tests.helpers import randomize_weights
 from tests.helpers import to_numpy
 
@@ -86,6 +89,71 @@ def test_matmul_resize_equals_einsum(in_size, out_size, align_corners):
     )
 
 
+@pytest.mark.parametrize(
+    "in_size, out_size, banded",
+    [
+        ((16, 12), (128, 96), (True, True)),  # 8x up: 32-row bands
+        ((17, 64), (136, 16), (True, False)),  # up rows, 4x down columns
+        ((8, 8), (127, 16), (False, False)),  # 127 is prime: dense
+        ((64, 50), (8, 10), (False, False)),  # bands not worth it: dense
+    ],
+)
+@pytest.mark.parametrize("align_corners", [True, False])
+def test_banded_resize_of_known_sizes(in_size, out_size, banded, align_corners):
+    rows = resize_module._interpolation_matrix_numpy(
+        in_size[0], out_size[0], align_corners
+    )
+    cols = resize_module._interpolation_matrix_numpy(
+        in_size[1], out_size[1], align_corners
+    )
+    plans = [resize_module._band_plan(m) for m in (rows, cols)]
+    assert [plan is not None for plan in plans] == list(banded)
+    for matrix, plan in zip((rows, cols), plans):
+        if plan is not None:  # the blocks hold every non-zero weight
+            indices, weights = plan
+            rebuilt = np.zeros_like(matrix).reshape(
+                len(indices), -1, matrix.shape[1]
+            )
+            np.put_along_axis(rebuilt, indices[:, None, :], weights, axis=2)
+            np.testing.assert_array_equal(rebuilt.reshape(matrix.shape), matrix)
+
+    x = np.random.default_rng(4).normal(size=(2, *in_size, 3))
+    actual = resize_module.resize_bilinear(
+        x.astype("float32"), out_size, align_corners
+    )
+    expected = np.einsum("oh,bhwc->bowc", rows.astype("float64"), x)
+    expected = np.einsum("pw,bowc->bopc", cols.astype("float64"), expected)
+    assert_relative_close(actual, expected)
+    if align_corners:
+        assert_relative_close(actual, ref.resize_align_corners(x, *out_size))
+
+
+def test_known_and_unknown_sizes_give_the_same_resize():
+    """Static sizes (NumPy matrices, bands) vs run-time sizes (matrices
+    built from tensors): the same interpolation weights to one rounding."""
+    x = np.random.default_rng(5).normal(size=(1, 8, 6, 4)).astype("float32")
+    for align_corners in (True, False):
+        for shape in [(8, 6, 4), (None, None, 4)]:
+            inputs = keras.Input(shape)
+            reference = keras.layers.UpSampling2D(8)(inputs)
+            outputs = resize_module.ResizeLike(align_corners)(
+                [inputs, reference]
+            )
+            model = keras.Model(inputs, outputs)
+            result = to_numpy(model(x))
+            if shape[0] is not None:
+                known = result
+        assert result.shape == (1, 64, 48, 4)
+        np.testing.assert_allclose(result, known, rtol=0, atol=1e-6)
+    rows = resize_module._interpolation_matrix(61, 512, True, "float32")
+    np.testing.assert_allclose(
+        to_numpy(rows),
+        resize_module._interpolation_matrix_numpy(61, 512, True),
+        rtol=0,
+        atol=1e-7,
+    )
+
+
 def test_matmul_pooling_equals_einsum():
     x = np.random.default_rng(2).normal(size=(1, 61, 47, 3)).astype("float32")
     rows = resize_module._pooling_matrix(61, 6, "float32")
@@ -99,7 +167,8 @@ def test_matmul_pooling_equals_einsum():
 @pytest.mark.parametrize("name", ["encnet_jpu", "psp_jpu", "deeplabv3_jpu"])
 def test_whole_model_equals_straightforward_version(name, monkeypatch):
     """Same weights, same input: the optimised graph vs one built from the
-    plain dilated depthwise convolution and einsum resizes."""
+    plain dilated depthwise convolution, einsum resizes and the JPU's
+    BatchNorms applied on their own."""
     model = keras_fastfcn.build_model(
         name, "resnet18", 5, aux=True, base_width=16, neck_width=32
     )
@@ -111,6 +180,11 @@ def test_whole_model_equals_straightforward_version(name, monkeypatch):
     )
     monkeypatch.setattr(
         resize_module, "_apply_separable", straightforward_separable
+    )
+    monkeypatch.setattr(  # BatchNorm then pointwise conv, not folded
+        separable_module.SeparableConvNorm,
+        "_norm_is_affine",
+        lambda self, training: False,
     )
     slow = model(x, training=False)
     for key in fast:
