@@ -23,17 +23,24 @@ from keras import ops
 from keras_fastfcn.layers.common import serializable
 
 
-def _source_fraction(index, in_size, out_size, align_corners: bool):
-    """Source position of each output index as `numerator / denominator`.
+def _source_rows(index, in_size, out_size, align_corners: bool, xp):
+    """Input rows `low`, `high` that each output `index` interpolates
+    between, and its position past `low` as `remainder / denominator`.
 
-    Integer arithmetic (any backend's ints or NumPy), so that the floor and
-    the fractional part of the position are exact: one rounding in total.
+    `xp` is `numpy` (known sizes) or `keras.ops` (sizes that may be
+    tensors). Integer arithmetic on both, so that the floor and the
+    fractional part of the position are exact: one rounding in total, and
+    the same weights on both paths.
     """
     if align_corners:
-        return index * (in_size - 1), ops.maximum(out_size - 1, 1)
-    # (index + 0.5) * in / out - 0.5, clamped at 0 like PyTorch
-    numerator = ops.maximum((2 * index + 1) * in_size - out_size, 0)
-    return numerator, 2 * out_size
+        numerator = index * (in_size - 1)
+        denominator = xp.maximum(out_size - 1, 1)
+    else:  # (index + 0.5) * in / out - 0.5, clamped at 0 like PyTorch
+        numerator = xp.maximum((2 * index + 1) * in_size - out_size, 0)
+        denominator = 2 * out_size
+    low = xp.minimum(numerator // denominator, in_size - 1)
+    high = xp.minimum(low + 1, in_size - 1)
+    return low, high, numerator - low * denominator, denominator
 
 
 def _interpolation_matrix(in_size, out_size, align_corners: bool, dtype):
@@ -42,14 +49,10 @@ def _interpolation_matrix(in_size, out_size, align_corners: bool, dtype):
     Sizes may be tensors (unknown until run time).
     """
     index = ops.arange(out_size, dtype="int32")
-    numerator, denominator = _source_fraction(
-        index, in_size, out_size, align_corners
+    low, high, remainder, denominator = _source_rows(
+        index, in_size, out_size, align_corners, ops
     )
-    low = ops.minimum(numerator // denominator, in_size - 1)
-    high = ops.minimum(low + 1, in_size - 1)
-    frac = ops.cast(numerator - low * denominator, "float32") / ops.cast(
-        denominator, "float32"
-    )
+    frac = ops.cast(remainder, "float32") / ops.cast(denominator, "float32")
     columns = ops.arange(in_size, dtype="int32")[None, :]
     matrix = (
         ops.cast(ops.equal(columns, low[:, None]), "float32")
@@ -66,14 +69,10 @@ def interpolation_weights(in_size: int, out_size: int, align_corners: bool):
     the same positions as `_interpolation_matrix`, `frac` in float64.
     """
     index = np.arange(out_size, dtype=np.int64)
-    if align_corners:
-        numerator, denominator = index * (in_size - 1), max(out_size - 1, 1)
-    else:
-        numerator = np.maximum((2 * index + 1) * in_size - out_size, 0)
-        denominator = 2 * out_size
-    low = np.minimum(numerator // denominator, in_size - 1)
-    high = np.minimum(low + 1, in_size - 1)
-    return low, high, (numerator - low * denominator) / denominator
+    low, high, remainder, denominator = _source_rows(
+        index, in_size, out_size, align_corners, np
+    )
+    return low, high, remainder / denominator
 
 
 def _interpolation_matrix_numpy(in_size: int, out_size: int, align_corners):
