@@ -31,6 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from keras_fastfcn.speed_goals import SUITES
+from keras_fastfcn.speed_goals import dilated_model
+from keras_fastfcn.speed_goals import flop_ratio
+from keras_fastfcn.speed_goals import speedup
 from keras_fastfcn.utils.files import atomic_write_text
 from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
 from keras_fastfcn.utils.runtime import set_cpu_threads
@@ -236,14 +239,19 @@ def format_training_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _by_model(rows: list[dict]) -> dict:
+    """`{(model, backbone): row}`."""
+    return {(row["model"], row["backbone"]): row for row in rows}
+
+
 def _pairs(rows: list[dict]):
     """`(fast_row, dilated_row)` for every `<head>_<neck>` row whose
     dilated `<head>` row on the same backbone was measured."""
-    by_key = {(row["model"], row["backbone"]): row for row in rows}
+    by_model = _by_model(rows)
     for row in rows:
-        head, _, neck = row["model"].partition("_")
-        base = by_key.get((head, row["backbone"]))
-        if neck and base is not None:
+        head = dilated_model(row["model"])
+        base = by_model.get((head, row["backbone"]))
+        if head != row["model"] and base is not None:
             yield row, base
 
 
@@ -253,10 +261,10 @@ def speedups(rows: list[dict]) -> list[str]:
     for row, base in _pairs(rows):
         line = (
             f"{row['model']} vs {base['model']} ({row['backbone']}): "
-            f"{base['median_s'] / row['median_s']:.2f}x faster"
+            f"{speedup(row, base):.2f}x faster"
         )
-        if base["gflops_per_image"] and row["gflops_per_image"]:
-            ratio = base["gflops_per_image"] / row["gflops_per_image"]
+        ratio = flop_ratio(row, base)
+        if ratio is not None:
             line += f" (FLOP ratio {ratio:.2f}x)"
         if base.get("official_median_s") and row.get("official_median_s"):
             official = base["official_median_s"] / row["official_median_s"]
@@ -285,11 +293,11 @@ def training_ratios(rows: list[dict]) -> list[str]:
 def check_goals(goals, rows: list[dict]) -> list[dict]:
     """Each goal with its measured value and whether it is met (`None`
     when the rows it needs were not measured)."""
-    by_key = {(row["model"], row["backbone"]): row for row in rows}
+    by_model = _by_model(rows)
     results = []
     for goal in goals:
-        row = by_key.get((goal.model, goal.backbone))
-        base = by_key.get((goal.model.partition("_")[0], goal.backbone))
+        row = by_model.get((goal.model, goal.backbone))
+        base = by_model.get((dilated_model(goal.model), goal.backbone))
         value = None
         if row is not None:
             value = goal.measure(row, base)

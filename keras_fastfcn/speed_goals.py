@@ -11,6 +11,24 @@ import dataclasses
 KINDS = ("speedup", "flop_efficiency", "vs_official", "images_per_s")
 
 
+def dilated_model(name: str) -> str:
+    """The dilated-backbone model `<head>` that `<head>_<neck>` is compared
+    with (`name` itself for a dilated model)."""
+    return name.partition("_")[0]
+
+
+def speedup(row: dict, base: dict) -> float:
+    """Latency of the dilated `base` row over that of `row`."""
+    return base["median_s"] / row["median_s"]
+
+
+def flop_ratio(row: dict, base: dict) -> float | None:
+    """GFLOPs of `base` over those of `row` (`None` when not counted)."""
+    if not (base["gflops_per_image"] and row["gflops_per_image"]):
+        return None
+    return base["gflops_per_image"] / row["gflops_per_image"]
+
+
 @dataclasses.dataclass(frozen=True)
 class Goal:
     """One target on one measured model.
@@ -34,7 +52,7 @@ class Goal:
             )
 
     def describe(self) -> str:
-        head = self.model.partition("_")[0]
+        head = dilated_model(self.model)
         subject = f"{self.model} {self.backbone}"
         return {
             "speedup": f"{subject} faster than {head} by >= {self.target}x",
@@ -55,12 +73,10 @@ class Goal:
             return row["median_s"] / official if official else None
         if base is None:
             return None
-        speedup = base["median_s"] / row["median_s"]
         if self.kind == "speedup":
-            return speedup
-        if not (base["gflops_per_image"] and row["gflops_per_image"]):
-            return None
-        return speedup / (base["gflops_per_image"] / row["gflops_per_image"])
+            return speedup(row, base)
+        ratio = flop_ratio(row, base)
+        return None if ratio is None else speedup(row, base) / ratio
 
     def met(self, value: float) -> bool:
         if self.kind == "vs_official":
