@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_fastfcn.layers.winograd import ALGORITHMS
+from keras_fastfcn.layers.winograd import convolution_algorithm
 from keras_fastfcn.speed_goals import SUITES
 from keras_fastfcn.speed_goals import dilated_model
 from keras_fastfcn.speed_goals import flop_ratio
@@ -350,6 +352,14 @@ def parse_args(argv=None):
     )
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument(
+        "--conv-algorithm",
+        choices=ALGORITHMS,
+        default="auto",
+        help="How 3x3 convolutions run (keras_fastfcn.layers.winograd): "
+        "auto (Winograd for large ones in TensorFlow CPU inference), "
+        "direct (the backend's convolution everywhere) or winograd.",
+    )
+    parser.add_argument(
         "--dtype-policy",
         help="Keras dtype policy for the timed models, e.g. mixed_bfloat16.",
     )
@@ -416,8 +426,8 @@ def main(argv=None) -> dict:
     rows = []
     for name, backbone in args.models:
         print(f"benchmarking {name} ({backbone}) ...", flush=True)
-        rows.append(
-            benchmark_model(
+        with convolution_algorithm(args.conv_algorithm):
+            row = benchmark_model(
                 name,
                 backbone,
                 args.num_classes,
@@ -428,7 +438,7 @@ def main(argv=None) -> dict:
                 args.jit_compile,
                 count=not args.no_flops,
             )
-        )
+        rows.append({**row, "conv_algorithm": args.conv_algorithm})
     if args.reference_torch:
         for backbone in dict.fromkeys(b for _, b in args.models):
             names = [n for n, b in args.models if b == backbone]
@@ -448,7 +458,8 @@ def main(argv=None) -> dict:
         training.append(training_benchmark(name, backbone, args))
     print(
         f"\n{args.size}x{args.size}, batch {args.batch}, "
-        f"threads {args.threads or 'all'}, {args.runs} runs"
+        f"threads {args.threads or 'all'}, {args.runs} runs, "
+        f"convolutions {args.conv_algorithm}"
         + (f", dtype policy {args.dtype_policy}" if args.dtype_policy else "")
         + "\n"
     )

@@ -18,6 +18,8 @@ from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
 )
 
+from keras_fastfcn.layers.winograd import convolution_algorithm
+
 
 def _einsum_flops(op) -> int:
     equation = op.get_attr("equation").decode()
@@ -39,11 +41,15 @@ def count_flops(model: keras.Model, input_shape: tuple[int, ...]) -> int:
         input_shape: full static shape, e.g. `(1, 512, 512, 3)`.
 
     Returns:
-        The number of floating-point operations (2 per multiply-add).
+        The number of floating-point operations (2 per multiply-add), with
+        every convolution counted as the direct one (the paper's
+        convention), also where inference runs it as Winograd
+        (`layers/winograd.py`).
     """
 
     def infer(x):
-        return model(x, training=False)
+        with convolution_algorithm("direct"):
+            return model(x, training=False)
 
     function = tf.function(infer)
     concrete = function.get_concrete_function(

@@ -20,6 +20,21 @@ def test_conv_flops_are_two_per_multiply_add():
     assert flops == 2 * 8 * 8 * 3 * 3 * 3 * 4
 
 
+def test_flops_count_direct_convolutions_under_any_algorithm():
+    """FLOPs are the paper's (direct convolution), also where inference
+    would run Winograd, which does 2.25x fewer multiply-adds."""
+    from keras_fastfcn.flops import count_flops
+    from keras_fastfcn.layers import FastConv2D
+    from keras_fastfcn.layers import convolution_algorithm
+
+    inputs = keras.Input((8, 8, 3))
+    outputs = FastConv2D(4, 3, padding="same", use_bias=False)(inputs)
+    model = keras.Model(inputs, outputs)
+    with convolution_algorithm("winograd"):
+        flops = count_flops(model, (1, 8, 8, 3))
+    assert flops == 2 * 8 * 8 * 3 * 3 * 3 * 4
+
+
 def test_einsum_resize_flops_are_counted():
     from keras_fastfcn.flops import count_flops
 
@@ -48,6 +63,8 @@ def test_benchmark_cli_writes_table_and_json(tmp_path, capsys):
             "2",
             "--warmup",
             "1",
+            "--conv-algorithm",
+            "winograd",
             "--json",
             str(path),
         ]
@@ -55,6 +72,7 @@ def test_benchmark_cli_writes_table_and_json(tmp_path, capsys):
     saved = json.loads(path.read_text())["inference"]
     assert [r["model"] for r in saved] == ["fcn", "fcn_jpu"]
     for row in saved:
+        assert row["conv_algorithm"] == "winograd"
         assert len(row["latency_s"]) == 2
         assert row["gflops_per_image"] > 0
         assert row["median_s"] == pytest.approx(np.median(row["latency_s"]))
@@ -65,6 +83,7 @@ def test_benchmark_cli_writes_table_and_json(tmp_path, capsys):
     assert results["inference"][1]["params"] == expected
     out = capsys.readouterr().out
     assert "fcn_jpu vs fcn (resnet18):" in out and "FLOP ratio" in out
+    assert "convolutions winograd" in out
 
 
 def test_training_benchmark_measures_steps_and_memory(capsys):

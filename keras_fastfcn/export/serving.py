@@ -27,6 +27,7 @@ from keras_fastfcn.export.postprocessing import segmentation_outputs
 from keras_fastfcn.export.preprocessing import ResizePolicy
 from keras_fastfcn.export.preprocessing import check_image_batch
 from keras_fastfcn.export.preprocessing import prepare_images
+from keras_fastfcn.layers.winograd import convolution_algorithm
 
 SERVING_DEFAULT = "serving_default"
 SERVE_IMAGE_BYTES = "serve_image_bytes"
@@ -39,10 +40,22 @@ FLOAT_IMAGES_SPEC = tf.TensorSpec(
 )
 
 
+def portable_logits(model, images):
+    """`model(images)` traced with the backend's direct convolutions.
+
+    Exported graphs run where their runtime picks convolution algorithms
+    itself (TF Serving on GPU, TFLite, ONNX Runtime), and int8
+    quantization of Winograd's transformed tiles would lose accuracy, so
+    exports never contain the CPU-only Winograd path (`layers/winograd.py`).
+    """
+    with convolution_algorithm("direct"):
+        return model(images, training=False)
+
+
 def logits_outputs(model, images) -> dict:
     """`{"logits": float32 (batch, height, width, classes), "class_map":
     int32 (batch, height, width)}` of normalised float32 images."""
-    logits = tf.cast(model(images, training=False), tf.float32)
+    logits = tf.cast(portable_logits(model, images), tf.float32)
     return {"logits": logits, **segmentation_outputs(logits, False)}
 
 
@@ -55,7 +68,7 @@ def segment_batch(
     the whole (resized, padded) batch.
     """
     prepared = prepare_images(images, policy)
-    logits = model(prepared.images, training=False)
+    logits = portable_logits(model, prepared.images)
     logits = restore_logits(
         logits, prepared.resized_size, prepared.original_size
     )

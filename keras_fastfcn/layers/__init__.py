@@ -1,6 +1,7 @@
 """Registered Keras layers of keras_fastfcn."""
 
 from keras_fastfcn.layers.aspp import ASPP
+from keras_fastfcn.layers.common import FastConv2D
 from keras_fastfcn.layers.enc_module import EncModule
 from keras_fastfcn.layers.encoding import Encoding
 from keras_fastfcn.layers.fpn import FPNNeck
@@ -12,12 +13,15 @@ from keras_fastfcn.layers.resize import ResizeLike
 from keras_fastfcn.layers.resize import adaptive_average_pool
 from keras_fastfcn.layers.resize import resize_bilinear
 from keras_fastfcn.layers.separable import SeparableConvNorm
+from keras_fastfcn.layers.winograd import convolution_algorithm
+from keras_fastfcn.layers.winograd import winograd_conv3x3
 
 __all__ = [
     "ASPP",
     "EncModule",
     "Encoding",
     "FPNNeck",
+    "FastConv2D",
     "JPU",
     "JPUX",
     "JointUpsamplingModule",
@@ -25,5 +29,7 @@ __all__ = [
     "ResizeLike",
     "SeparableConvNorm",
     "adaptive_average_pool",
+    "convolution_algorithm",
     "resize_bilinear",
+    "winograd_conv3x3",
 ]

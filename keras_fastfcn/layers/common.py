@@ -16,6 +16,10 @@ from typing import Iterator
 from typing import Sequence
 
 import keras
+from keras import ops
+
+from keras_fastfcn.layers.winograd import use_winograd
+from keras_fastfcn.layers.winograd import winograd_conv3x3
 
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9
@@ -28,6 +32,44 @@ def conv_initializer():
     )
 
 
+def serializable(cls):
+    """Register `cls` for `.keras` saving under the `keras_fastfcn` package."""
+    return keras.saving.register_keras_serializable(package="keras_fastfcn")(
+        cls
+    )
+
+
+@serializable
+class FastConv2D(keras.layers.Conv2D):
+    """`keras.layers.Conv2D` whose 3x3 inference convolutions may run as
+    Winograd F(2x2, 3x3) (`layers/winograd.py`): same variables, same
+    results within float rounding, chosen by `convolution_algorithm`.
+
+    Input `(batch, height, width, in_channels)`, output
+    `(batch, height', width', filters)`.
+    """
+
+    def call(self, inputs, training=None):
+        if self.groups != 1 or self.data_format != "channels_last":
+            return super().call(inputs)
+        if not use_winograd(
+            inputs.shape,
+            inputs.dtype,
+            self.kernel.shape,
+            self.strides,
+            self.padding,
+            self.dilation_rate,
+            training,
+        ):
+            return super().call(inputs)
+        outputs = winograd_conv3x3(inputs, self.kernel, self.dilation_rate[0])
+        if self.use_bias:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+
 def conv2d(
     filters: int,
     kernel_size: int,
@@ -37,8 +79,8 @@ def conv2d(
     use_bias: bool = False,
     padding: str = "same",
 ) -> keras.layers.Conv2D:
-    """A `Conv2D` with official defaults (`padding="same"`, no bias)."""
-    return keras.layers.Conv2D(
+    """A `FastConv2D` with official defaults (`padding="same"`, no bias)."""
+    return FastConv2D(
         filters,
         kernel_size,
         strides=strides,
@@ -120,10 +162,3 @@ def build_sequence(layers: Sequence[keras.layers.Layer], input_shape):
         layer.build(shape)
         shape = tuple(layer.compute_output_shape(shape))
     return shape
-
-
-def serializable(cls):
-    """Register `cls` for `.keras` saving under the `keras_fastfcn` package."""
-    return keras.saving.register_keras_serializable(package="keras_fastfcn")(
-        cls
-    )

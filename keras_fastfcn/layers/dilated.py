@@ -38,15 +38,36 @@ def dilated_depthwise_conv(x, kernel, dilation: int):
     """
     kernel = ops.cast(kernel, x.dtype)
     shape = ops.shape(x)
-    height, width, channels = shape[1], shape[2], x.shape[-1]
+    height, width = shape[1], shape[2]
     if dilation == 1 or not _is_concrete(height) or not _is_concrete(width):
         # Symbolic sizes (JAX shape inference) cannot be split into phases;
         # the result is the same, only the kernel differs.
         return ops.depthwise_conv(
             x, kernel, strides=1, padding="same", dilation_rate=dilation
         )
-    # Zeros appended below / right make the size a multiple of `dilation`;
-    # the dilated "same" convolution reads zeros there anyway.
+    phases, layout = split_phases(x, dilation)
+    phases = ops.depthwise_conv(phases, kernel, strides=1, padding="same")
+    return merge_phases(phases, layout)
+
+
+def split_phases(x, dilation: int):
+    """Split `x` into its `dilation ** 2` phases, stacked along the batch.
+
+    Args:
+        x: tensor `(batch, height, width, channels)` with concrete height
+            and width (they need not divide `dilation`: zeros are appended
+            below / right, which a dilated "same" convolution reads anyway).
+        dilation: int, the dilation rate.
+
+    Returns:
+        `(phases, layout)`: phases `(batch * dilation**2, rows, cols,
+        channels)`, phase `(i, j)` of image `b` at index
+        `b * dilation**2 + i * dilation + j` holding pixels
+        `(i + dilation * r, j + dilation * c)`; `layout` is what
+        `merge_phases` needs to undo the split.
+    """
+    shape = ops.shape(x)
+    height, width, channels = shape[1], shape[2], x.shape[-1]
     pad_h = (-height) % dilation
     pad_w = (-width) % dilation
     x = ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
@@ -55,8 +76,22 @@ def dilated_depthwise_conv(x, kernel, dilation: int):
     x = ops.reshape(x, (-1, rows, dilation, cols, dilation, channels))
     x = ops.transpose(x, (0, 2, 4, 1, 3, 5))
     x = ops.reshape(x, (-1, rows, cols, channels))
-    x = ops.depthwise_conv(x, kernel, strides=1, padding="same")
-    x = ops.reshape(x, (-1, dilation, dilation, rows, cols, channels))
+    return x, (dilation, height, width, rows, cols)
+
+
+def merge_phases(phases, layout):
+    """Inverse of `split_phases` for phases of any channel count.
+
+    Args:
+        phases: `(batch * dilation**2, rows, cols, channels)`.
+        layout: the second value `split_phases` returned.
+
+    Returns:
+        Tensor `(batch, height, width, channels)`.
+    """
+    dilation, height, width, rows, cols = layout
+    channels = phases.shape[-1]
+    x = ops.reshape(phases, (-1, dilation, dilation, rows, cols, channels))
     x = ops.transpose(x, (0, 3, 1, 4, 2, 5))
     x = ops.reshape(x, (-1, rows * dilation, cols * dilation, channels))
     return x[:, :height, :width, :]

@@ -5,7 +5,8 @@ BatchNorm folded into the JPU's pointwise convolutions, the matmul form of
 the separable resize / pooling and its banded blocks for known sizes must
 stay within 1e-5 relative of `keras.ops.depthwise_conv(..., dilation_rate=d)`,
 of the einsum form and of a pixel-by-pixel NumPy resize, alone and inside
-whole models.
+whole models, where the Winograd 3x3 convolutions (tests/layers/
+test_winograd.py) join them.
 """
 
 import keras
@@ -14,6 +15,7 @@ import pytest
 from keras import ops
 
 import keras_fastfcn
+from keras_fastfcn.layers import convolution_algorithm
 from keras_fastfcn.layers import dilated as dilated_module
 from keras_fastfcn.layers import resize as resize_module
 from keras_fastfcn.layers import separable as separable_module
@@ -164,9 +166,12 @@ def test_matmul_pooling_equals_einsum():
     )
 
 
-@pytest.mark.parametrize("name", ["encnet_jpu", "psp_jpu", "deeplabv3_jpu"])
+@pytest.mark.parametrize(
+    "name", ["encnet_jpu", "psp_jpu", "deeplabv3_jpu", "encnet"]
+)
 def test_whole_model_equals_straightforward_version(name, monkeypatch):
-    """Same weights, same input: the optimised graph vs one built from the
+    """Same weights, same input: the optimised graph, with every 3x3
+    convolution as Winograd, vs one built from direct convolutions, the
     plain dilated depthwise convolution, einsum resizes and the JPU's
     BatchNorms applied on their own."""
     model = keras_fastfcn.build_model(
@@ -174,7 +179,8 @@ def test_whole_model_equals_straightforward_version(name, monkeypatch):
     )
     randomize_weights(model)
     x = np.random.default_rng(3).normal(size=(1, 96, 80, 3)).astype("float32")
-    fast = model(x, training=False)
+    with convolution_algorithm("winograd"):
+        fast = model(x, training=False)
     monkeypatch.setattr(
         separable_module, "dilated_depthwise_conv", straightforward_depthwise
     )
@@ -186,6 +192,7 @@ def test_whole_model_equals_straightforward_version(name, monkeypatch):
         "_norm_is_affine",
         lambda self, training: False,
     )
-    slow = model(x, training=False)
+    with convolution_algorithm("direct"):
+        slow = model(x, training=False)
     for key in fast:
         assert_relative_close(fast[key], slow[key])

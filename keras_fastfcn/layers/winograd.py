@@ -1,0 +1,267 @@
+"""3x3 convolutions as Winograd F(2x2, 3x3), for CPU inference.
+
+Each 2x2 block of a "same" 3x3 convolution's output depends on the 4x4
+block of input around it. Winograd's minimal filtering (Lavin & Gray,
+"Fast Algorithms for Convolutional Neural Networks", 2016) transforms that
+input block (`B^T d B`) and the kernel (`G g G^T`) into 4x4 arrays whose
+element-wise product, transformed back (`A^T m A`), is the 2x2 output:
+16 multiplies instead of 36. Summed over input channels, the 16
+element-wise products are 16 matrix products `(tiles, in_channels) @
+(in_channels, filters)`: 2.25x fewer multiply-adds than the direct
+convolution. The input and output transforms only add and subtract and
+the kernel transform halves, so float32 results stay within ~1e-6
+relative of the direct convolution (tests/layers/test_winograd.py).
+
+A dilated convolution is the same convolution on each of the `d * d`
+phases of the image (`dilated.split_phases`), so it takes the same route.
+
+The transforms are memory-bound, so it only pays off for enough work per
+call. On 2 CPU threads (TensorFlow 2.21, `convolution_algorithm` timings in
+README "Speed") a 64x64 map takes: 2048 -> 512 channels 243 ms instead of
+447, 4096 -> 512 486 instead of 894, 512 -> 512 62 instead of 109
+(dilation 4 alike), 256 -> 256 19 instead of 27; 1024 -> 512 at 32x32 35
+instead of 56. It loses on small maps (16x16: 0.95-1.06x), few channels
+(64 -> 128 at 256x256: 0.91x) and little work (256 -> 256 at 32x32:
+1.00x), and where a dilation leaves odd phases that need much padding
+(2048 -> 256 at 64x64, dilation 24: 0.89x; 12 and 36: 1.58x, 1.48x).
+`"auto"` therefore uses it only for TensorFlow float32 inference on a
+machine without GPU (GPU libraries pick their own algorithms) and where
+`winograd_pays_off`; training, exports and other backends keep the direct
+convolution unless `convolution_algorithm` says otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from typing import Iterator
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_fastfcn.layers.dilated import merge_phases
+from keras_fastfcn.layers.dilated import split_phases
+
+ALGORITHMS = ("auto", "direct", "winograd")
+MIN_PIXELS = 32 * 32
+MIN_CHANNEL_PRODUCT = 2**16
+MIN_MULTIPLY_ADDS = 2**28  # pixels * in_channels * filters
+MAX_PADDING_GROWTH = 1.5
+
+_ALGORITHM = contextvars.ContextVar("convolution_algorithm", default="auto")
+
+# `G` of F(2x2, 3x3); row `4a + b` of the Kronecker product maps the nine
+# taps `3i + j` of a kernel to element `(a, b)` of its 4x4 transform.
+_G = np.array(
+    [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]],
+    "float32",
+)
+_KERNEL_TRANSFORM = np.kron(_G, _G)
+
+
+@contextlib.contextmanager
+def convolution_algorithm(name: str) -> Iterator[None]:
+    """Choose how `FastConv2D` layers run their 3x3 convolutions while
+    models are called (or traced) inside this context.
+
+    Args:
+        name: `"auto"` (default: Winograd where measured faster, see the
+            module docstring), `"direct"` (always the backend's
+            convolution, as for FLOP counts and exports) or `"winograd"`
+            (every 3x3 stride-1 "same" convolution with known sizes).
+    """
+    if name not in ALGORITHMS:
+        raise ValueError(
+            f"Unknown convolution algorithm {name!r}; expected one of "
+            f"{ALGORITHMS}."
+        )
+    token = _ALGORITHM.set(name)
+    try:
+        yield
+    finally:
+        _ALGORITHM.reset(token)
+
+
+def winograd_applies(
+    input_shape, kernel_shape, strides, padding, dilation_rate
+) -> bool:
+    """Whether the convolution is one `winograd_conv3x3` computes: 3x3
+    kernel, stride 1, "same" padding, equal dilation in both directions,
+    known height, width and channels (channels last)."""
+    return (
+        tuple(kernel_shape[:2]) == (3, 3)
+        and tuple(strides) == (1, 1)
+        and padding == "same"
+        and dilation_rate[0] == dilation_rate[1]
+        and None not in tuple(input_shape[1:])
+    )
+
+
+def winograd_pays_off(input_shape, kernel_shape, dilation: int = 1) -> bool:
+    """The measured rule of `"auto"` (see the module docstring).
+
+    Per image: at least 32x32 pixels, `in_channels * filters >= 2**16`,
+    `pixels * in_channels * filters >= 2**28`, and the tiles (2x2 blocks
+    of each dilation phase) cover at most 1.5x the image.
+    """
+    height, width = input_shape[1], input_shape[2]
+    channels = kernel_shape[2] * kernel_shape[3]
+    pixels = height * width
+
+    def tiled(size):  # rows of the padded phases, all phases together
+        phase = -(-size // dilation)
+        return dilation * 2 * (-(-phase // 2))
+
+    return (
+        pixels >= MIN_PIXELS
+        and channels >= MIN_CHANNEL_PRODUCT
+        and pixels * channels >= MIN_MULTIPLY_ADDS
+        and tiled(height) * tiled(width) <= MAX_PADDING_GROWTH * pixels
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _tensorflow_without_gpu() -> bool:
+    if keras.config.backend() != "tensorflow":
+        return False
+    return not keras.distribution.list_devices("gpu")
+
+
+def use_winograd(
+    input_shape,
+    dtype,
+    kernel_shape,
+    strides,
+    padding,
+    dilation_rate,
+    training=None,
+) -> bool:
+    """Decide, under the current `convolution_algorithm`, whether a
+    convolution runs as `winograd_conv3x3`."""
+    algorithm = _ALGORITHM.get()
+    if algorithm == "direct" or not winograd_applies(
+        input_shape, kernel_shape, strides, padding, dilation_rate
+    ):
+        return False
+    if algorithm == "winograd":
+        return True
+    return (
+        not training
+        and keras.backend.standardize_dtype(dtype) == "float32"
+        and _tensorflow_without_gpu()
+        and winograd_pays_off(input_shape, kernel_shape, dilation_rate[0])
+    )
+
+
+def _transform_kernel(kernel):
+    """`(3, 3, in, out)` -> `(16, in, out)`, element `4a + b` of `G g G^T`."""
+    in_channels, filters = kernel.shape[2], kernel.shape[3]
+    transform = ops.convert_to_tensor(_KERNEL_TRANSFORM, kernel.dtype)
+    taps = ops.reshape(kernel, (9, in_channels * filters))
+    return ops.reshape(ops.matmul(transform, taps), (16, in_channels, filters))
+
+
+def _overlapping_rows(x, axis: int, tiles: int):
+    """Rows (`axis=1`) or columns (`axis=2`) `2t, 2t+1, 2t+2, 2t+3` of `x`
+    for `t < tiles`, as four tensors; `x` has `2 * tiles + 2` of them.
+
+    Reshaping pairs of rows into a new axis and indexing it copies
+    contiguous blocks, several times faster on CPU than stride-2 slices.
+    """
+    shape = tuple(x.shape[1:])
+    if axis == 1:
+        pairs = (tiles, 2) + shape[1:]
+        first = ops.reshape(x[:, : 2 * tiles], (-1,) + pairs)
+        second = ops.reshape(x[:, 2:], (-1,) + pairs)
+        return first[:, :, 0], first[:, :, 1], second[:, :, 0], second[:, :, 1]
+    pairs = (shape[0], tiles, 2, shape[2])
+    first = ops.reshape(x[:, :, : 2 * tiles], (-1,) + pairs)
+    second = ops.reshape(x[:, :, 2:], (-1,) + pairs)
+    return (
+        first[:, :, :, 0],
+        first[:, :, :, 1],
+        second[:, :, :, 0],
+        second[:, :, :, 1],
+    )
+
+
+def _input_transform(d0, d1, d2, d3):
+    """`B^T d` for four rows (or columns) `d0..d3` of 4x4 blocks."""
+    return [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
+
+
+def _output_transform(m0, m1, m2, m3):
+    """`A^T m` for four rows (or columns) of products: two outputs."""
+    return m0 + m1 + m2, m1 - m2 - m3
+
+
+def _undilated_winograd(x, transformed_kernel):
+    """ "Same" 3x3 convolution, stride 1, of `x` `(batch, height, width,
+    in)` with a `_transform_kernel` result: `(batch, height, width, out)`."""
+    height, width, in_channels = x.shape[1], x.shape[2], x.shape[3]
+    filters = transformed_kernel.shape[-1]
+    tile_rows, tile_cols = (height + 1) // 2, (width + 1) // 2
+    # One zero row / column of "same" padding on each side, one more
+    # below / right when the size is odd.
+    x = ops.pad(
+        x,
+        [
+            [0, 0],
+            [1, 1 + 2 * tile_rows - height],
+            [1, 1 + 2 * tile_cols - width],
+            [0, 0],
+        ],
+    )
+    products = []
+    row_parts = _overlapping_rows(x, 1, tile_rows)
+    for a, rows in enumerate(_input_transform(*row_parts)):
+        col_parts = _overlapping_rows(rows, 2, tile_cols)
+        for b, block in enumerate(_input_transform(*col_parts)):
+            block = ops.reshape(block, (-1, in_channels))
+            products.append(ops.matmul(block, transformed_kernel[4 * a + b]))
+    # `products[4a + b]` is element (a, b) of every tile's 4x4 product.
+    top, bottom = zip(
+        *(_output_transform(*products[b::4][:4]) for b in range(4))
+    )
+    # top[b] / bottom[b]: output row 0 / 1 of the tile, before columns.
+    y = ops.stack(
+        [
+            ops.stack(list(_output_transform(*top))),
+            ops.stack(list(_output_transform(*bottom))),
+        ]
+    )  # (row 0/1, column 0/1, batch * tiles, filters)
+    y = ops.reshape(y, (2, 2, -1, tile_rows, tile_cols, filters))
+    y = ops.transpose(y, (2, 3, 0, 4, 1, 5))
+    y = ops.reshape(y, (-1, 2 * tile_rows, 2 * tile_cols, filters))
+    return y[:, :height, :width, :]
+
+
+def winograd_conv3x3(x, kernel, dilation: int = 1):
+    """ "Same" 3x3 convolution with stride 1 by Winograd F(2x2, 3x3).
+
+    Args:
+        x: tensor `(batch, height, width, in_channels)`; height, width and
+            channels must be known (any batch; odd sizes are fine).
+        kernel: `(3, 3, in_channels, filters)`, as `keras.layers.Conv2D`
+            stores it.
+        dilation: int, dilation rate in both directions.
+
+    Returns:
+        Tensor `(batch, height, width, filters)`, equal to
+        `keras.ops.conv(x, kernel, 1, "same", dilation_rate=dilation)`
+        up to float rounding.
+    """
+    if None in tuple(x.shape[1:]) or tuple(kernel.shape[:2]) != (3, 3):
+        raise ValueError(
+            "winograd_conv3x3 needs a (3, 3, in, out) kernel and an input "
+            "of known height, width and channels; got input "
+            f"{tuple(x.shape)} and kernel {tuple(kernel.shape)}. Use "
+            "keras.ops.conv for other cases."
+        )
+    transformed = _transform_kernel(ops.cast(kernel, x.dtype))
+    if dilation == 1:
+        return _undilated_winograd(x, transformed)
+    phases, layout = split_phases(x, dilation)
+    return merge_phases(_undilated_winograd(phases, transformed), layout)
