@@ -36,6 +36,7 @@ import contextlib
 import contextvars
 import functools
 from typing import Iterator
+from typing import Sequence
 
 import keras
 import numpy as np
@@ -85,7 +86,11 @@ def convolution_algorithm(name: str) -> Iterator[None]:
 
 
 def winograd_applies(
-    input_shape, kernel_shape, strides, padding, dilation_rate
+    input_shape: Sequence,
+    kernel_shape: Sequence,
+    strides: Sequence[int],
+    padding: str,
+    dilation_rate: Sequence[int],
 ) -> bool:
     """Whether the convolution is one `winograd_conv3x3` computes: 3x3
     kernel, stride 1, "same" padding, equal dilation in both directions,
@@ -99,7 +104,9 @@ def winograd_applies(
     )
 
 
-def winograd_pays_off(input_shape, kernel_shape, dilation: int = 1) -> bool:
+def winograd_pays_off(
+    input_shape: Sequence, kernel_shape: Sequence, dilation: int = 1
+) -> bool:
     """The measured rule of `"auto"` (see the module docstring).
 
     Per image: at least 32x32 pixels, `in_channels * filters >= 2**16`,
@@ -130,13 +137,13 @@ def _tensorflow_without_gpu() -> bool:
 
 
 def use_winograd(
-    input_shape,
+    input_shape: Sequence,
     dtype,
-    kernel_shape,
-    strides,
-    padding,
-    dilation_rate,
-    training=None,
+    kernel_shape: Sequence,
+    strides: Sequence[int],
+    padding: str,
+    dilation_rate: Sequence[int],
+    training: bool | None = None,
 ) -> bool:
     """Decide, under the current `convolution_algorithm`, whether a
     convolution runs as `winograd_conv3x3`."""
