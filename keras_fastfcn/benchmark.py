@@ -137,6 +137,30 @@ def benchmark_model(
     }
 
 
+def measure_models(
+    args, models: list[tuple[str, str]], algorithm: str, count: bool = True
+) -> list[dict]:
+    """`benchmark_model` rows of `(name, backbone)` pairs, each traced
+    under `convolution_algorithm(algorithm)`."""
+    rows = []
+    for name, backbone in models:
+        print(f"benchmarking {name} ({backbone}, {algorithm}) ...", flush=True)
+        with convolution_algorithm(algorithm):
+            row = benchmark_model(
+                name,
+                backbone,
+                args.num_classes,
+                args.size,
+                args.batch,
+                args.runs,
+                args.warmup,
+                args.jit_compile,
+                count=count and not args.no_flops,
+            )
+        rows.append({**row, "conv_algorithm": algorithm})
+    return rows
+
+
 def _json_from_process(command: list[str], what: str):
     """Run `command`; the JSON object on the last line of its stdout."""
     result = subprocess.run(command, capture_output=True, text=True)
@@ -365,6 +389,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--no-flops", action="store_true")
     parser.add_argument(
+        "--also-direct",
+        metavar="MODELS",
+        help="Also time MODELS with direct convolutions and check the goals "
+        "on them (the ratios proportional to FLOPs; see README 'Speed').",
+    )
+    parser.add_argument(
         "--train",
         nargs="?",
         const="all",
@@ -396,12 +426,15 @@ def parse_args(argv=None):
         args.threads = suite["threads"]
         args.dtype_policy = suite.get("dtype_policy", args.dtype_policy)
         args.train = ",".join(suite["train"]) or None
+        args.also_direct = ",".join(suite.get("also_direct", [])) or None
         args.goals = suite["goals"]
     args.models = _model_specs(args.models, args.backbone)
     if args.train == "all":
         args.train = list(args.models)
     elif args.train:
         args.train = _model_specs(args.train, args.backbone)
+    if args.also_direct:
+        args.also_direct = _model_specs(args.also_direct, args.backbone)
     return args
 
 
@@ -423,22 +456,15 @@ def main(argv=None) -> dict:
         import keras
 
         keras.config.set_dtype_policy(args.dtype_policy)
-    rows = []
-    for name, backbone in args.models:
-        print(f"benchmarking {name} ({backbone}) ...", flush=True)
-        with convolution_algorithm(args.conv_algorithm):
-            row = benchmark_model(
-                name,
-                backbone,
-                args.num_classes,
-                args.size,
-                args.batch,
-                args.runs,
-                args.warmup,
-                args.jit_compile,
-                count=not args.no_flops,
-            )
-        rows.append({**row, "conv_algorithm": args.conv_algorithm})
+    rows = measure_models(args, args.models, args.conv_algorithm)
+    direct_rows = []
+    if args.also_direct and args.conv_algorithm != "direct":
+        flops = {
+            (r["model"], r["backbone"]): r["gflops_per_image"] for r in rows
+        }
+        for row in measure_models(args, args.also_direct, "direct", False):
+            key = (row["model"], row["backbone"])
+            direct_rows.append({**row, "gflops_per_image": flops.get(key)})
     if args.reference_torch:
         for backbone in dict.fromkeys(b for _, b in args.models):
             names = [n for n, b in args.models if b == backbone]
@@ -479,6 +505,24 @@ def main(argv=None) -> dict:
         print("\ngoals:")
         print(format_goals(goals))
     results = {"inference": rows, "training": training, "goals": goals}
+    if direct_rows:
+        direct_goals = [
+            goal
+            for goal in check_goals(args.goals, direct_rows)
+            if goal["met"] is not None
+        ]
+        print(
+            "\nthe same with direct convolutions (--conv-algorithm direct):\n"
+        )
+        print(format_table(direct_rows))
+        for line in speedups(direct_rows):
+            print(line)
+        if direct_goals:
+            print(format_goals(direct_goals))
+        results["direct_convolutions"] = {
+            "inference": direct_rows,
+            "goals": direct_goals,
+        }
     if args.json:
         atomic_write_text(args.json, json.dumps(results, indent=2))
         print(f"\nwrote {args.json}")

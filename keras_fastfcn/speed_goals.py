@@ -101,6 +101,14 @@ SUITES = {
         "batch": 1,
         "threads": 2,
         "train": ["encnet:resnet50", "encnet_jpu:resnet50"],
+        # Winograd speeds up the dilated EncNet more than EncNet-JPU; the
+        # EncNet ratios are also checked with direct convolutions.
+        "also_direct": [
+            "encnet:resnet50",
+            "encnet_jpu:resnet50",
+            "encnet:resnet101",
+            "encnet_jpu:resnet101",
+        ],
         "goals": [
             Goal("speedup", "encnet_jpu", "resnet50", 2.2),
             Goal("speedup", "encnet_jpu", "resnet101", 2.6),

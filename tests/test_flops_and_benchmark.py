@@ -65,6 +65,8 @@ def test_benchmark_cli_writes_table_and_json(tmp_path, capsys):
             "1",
             "--conv-algorithm",
             "winograd",
+            "--also-direct",
+            "fcn_jpu",
             "--json",
             str(path),
         ]
@@ -84,6 +86,13 @@ def test_benchmark_cli_writes_table_and_json(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "fcn_jpu vs fcn (resnet18):" in out and "FLOP ratio" in out
     assert "convolutions winograd" in out
+    # --also-direct: the same model timed again with direct convolutions,
+    # FLOPs taken over from its first row.
+    (direct,) = json.loads(path.read_text())["direct_convolutions"]["inference"]
+    assert (direct["model"], direct["conv_algorithm"]) == ("fcn_jpu", "direct")
+    assert len(direct["latency_s"]) == 2
+    assert direct["gflops_per_image"] == saved[1]["gflops_per_image"]
+    assert "the same with direct convolutions" in out
 
 
 def test_training_benchmark_measures_steps_and_memory(capsys):
@@ -178,6 +187,7 @@ def test_unknown_goal_kind_and_model_specs():
     suite = parse_args(["--suite", "cpu"])
     assert ("encnet_jpu", "resnet101") in suite.models
     assert suite.train == [("encnet", "resnet50"), ("encnet_jpu", "resnet50")]
+    assert ("encnet_jpu", "resnet101") in suite.also_direct
     assert suite.threads == 2 and suite.size == 512 and suite.batch == 1
 
 
@@ -195,3 +205,37 @@ def test_training_benchmark_without_allocator_statistics(monkeypatch):
     assert len(row["step_s"]) == 1 and row["step_s"][0] > 0
     assert row["peak_rss_mb"] > 100
     assert row["allocator_peak_mb"] is None
+
+
+def test_suite_checks_goals_again_with_direct_convolutions(monkeypatch, capsys):
+    """A suite's `also_direct` models are timed a second time with direct
+    convolutions and the goals they allow are checked on those rows."""
+    from keras_fastfcn import benchmark
+    from keras_fastfcn.speed_goals import Goal
+
+    tiny = {
+        "models": ["fcn:resnet18", "fcn_jpu:resnet18"],
+        "size": 64,
+        "batch": 1,
+        "threads": 0,
+        "train": [],
+        "also_direct": ["fcn:resnet18", "fcn_jpu:resnet18"],
+        "goals": [
+            Goal("speedup", "fcn_jpu", "resnet18", 0.01),
+            Goal("vs_official", "fcn_jpu", "resnet18", 0.6),
+        ],
+    }
+    monkeypatch.setitem(benchmark.SUITES, "tiny", tiny)
+    results = benchmark.main(
+        ["--suite", "tiny", "--num-classes", "3", "--runs", "2"]
+        + ["--warmup", "1", "--no-flops"]
+    )
+    direct = results["direct_convolutions"]
+    assert [r["conv_algorithm"] for r in direct["inference"]] == ["direct"] * 2
+    # vs_official needs the official timings: left out, not "not measured".
+    (goal,) = direct["goals"]
+    assert goal["goal"] == "fcn_jpu resnet18 faster than fcn by >= 0.01x"
+    fcn, fcn_jpu = direct["inference"]
+    assert goal["value"] == pytest.approx(fcn["median_s"] / fcn_jpu["median_s"])
+    assert goal["met"] is True
+    assert [g["met"] for g in results["goals"]] == [True, None]
