@@ -16,6 +16,10 @@ configuration is timed in the same run, in a separate interpreter
 images/s and peak memory per model (`keras_fastfcn.training_benchmark`, one
 process each). `--suite cpu|gpu` measures everything the project's speed
 goals (`keras_fastfcn.speed_goals`) name and prints each as MET / NOT MET.
+`--conv-algorithm auto|direct|winograd` chooses how 3x3 convolutions run
+(`keras_fastfcn.layers.winograd`; GFLOPs always count direct ones), and
+`--also-direct MODELS` (set by `--suite cpu` for the EncNet pairs) times
+those models again with direct convolutions and checks the goals on them.
 """
 
 from __future__ import annotations
