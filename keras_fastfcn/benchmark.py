@@ -463,12 +463,11 @@ def main(argv=None) -> dict:
     rows = measure_models(args, args.models, args.conv_algorithm)
     direct_rows = []
     if args.also_direct and args.conv_algorithm != "direct":
-        flops = {
-            (r["model"], r["backbone"]): r["gflops_per_image"] for r in rows
-        }
+        counted = _by_model(rows)
         for row in measure_models(args, args.also_direct, "direct", False):
-            key = (row["model"], row["backbone"])
-            direct_rows.append({**row, "gflops_per_image": flops.get(key)})
+            same = counted.get((row["model"], row["backbone"]), {})
+            flops = same.get("gflops_per_image")
+            direct_rows.append({**row, "gflops_per_image": flops})
     if args.reference_torch:
         for backbone in dict.fromkeys(b for _, b in args.models):
             names = [n for n, b in args.models if b == backbone]
