@@ -16,8 +16,9 @@ configuration is timed in the same run, in a separate interpreter
 images/s and peak memory per model (`keras_fastfcn.training_benchmark`, one
 process each). `--suite cpu|gpu` measures everything the project's speed
 goals (`keras_fastfcn.speed_goals`) name and prints each as MET / NOT MET.
-`--conv-algorithm auto|direct|winograd` chooses how 3x3 convolutions run
-(`keras_fastfcn.layers.winograd`; GFLOPs always count direct ones), and
+`--conv-algorithm auto|direct|winograd|cropped` chooses how convolutions
+run (`keras_fastfcn.layers.conv_algorithms`; GFLOPs always count direct
+ones), and
 `--also-direct MODELS` (set by `--suite cpu` for the EncNet pairs) times
 those models again with direct convolutions and checks the goals on them.
 """
@@ -34,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_fastfcn.layers.winograd import ALGORITHMS
-from keras_fastfcn.layers.winograd import convolution_algorithm
+from keras_fastfcn.layers.conv_algorithms import ALGORITHMS
+from keras_fastfcn.layers.conv_algorithms import convolution_algorithm
 from keras_fastfcn.speed_goals import SUITES
 from keras_fastfcn.speed_goals import dilated_model
 from keras_fastfcn.speed_goals import flop_ratio
@@ -383,9 +384,10 @@ def parse_args(argv=None):
         "--conv-algorithm",
         choices=ALGORITHMS,
         default="auto",
-        help="How 3x3 convolutions run (keras_fastfcn.layers.winograd): "
-        "auto (Winograd for large ones in TensorFlow CPU inference), "
-        "direct (the backend's convolution everywhere) or winograd.",
+        help="How convolutions run (keras_fastfcn.layers.conv_algorithms): "
+        "auto (in TensorFlow CPU inference, cropped taps for strongly "
+        "dilated ones and Winograd for large 3x3 ones), direct (the "
+        "backend's convolution everywhere), winograd or cropped.",
     )
     parser.add_argument(
         "--dtype-policy",

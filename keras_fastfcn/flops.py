@@ -18,7 +18,7 @@ from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
 )
 
-from keras_fastfcn.layers.winograd import convolution_algorithm
+from keras_fastfcn.layers.conv_algorithms import convolution_algorithm
 
 
 def _einsum_flops(op) -> int:
@@ -43,8 +43,8 @@ def count_flops(model: keras.Model, input_shape: tuple[int, ...]) -> int:
     Returns:
         The number of floating-point operations (2 per multiply-add), with
         every convolution counted as the direct one (the paper's
-        convention), also where inference runs it as Winograd
-        (`layers/winograd.py`).
+        convention), also where inference runs it as Winograd or with
+        cropped taps (`layers/conv_algorithms.py`).
     """
 
     def infer(x):

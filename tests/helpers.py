@@ -121,3 +121,58 @@ def assert_nested_close(actual, expected, atol):
             assert_nested_close(a, e, atol)
     else:
         np.testing.assert_allclose(actual, expected, atol=atol, rtol=1e-5)
+
+
+def relative_error(actual, expected) -> float:
+    """Largest absolute difference over the largest `|expected|`."""
+    actual, expected = to_numpy(actual), np.asarray(expected)
+    return float(np.abs(actual - expected).max() / np.abs(expected).max())
+
+
+def kernel_gradient(convolve, x, kernel) -> np.ndarray:
+    """d sum(convolve(x, kernel) ** 2) / d kernel on the active backend."""
+    ops = keras.ops
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        kernel = tf.constant(kernel)
+        with tf.GradientTape() as tape:
+            tape.watch(kernel)
+            loss = ops.sum(ops.square(convolve(x, kernel)))
+        return tape.gradient(loss, kernel).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(
+            jax.grad(lambda k: ops.sum(ops.square(convolve(x, k))))(kernel)
+        )
+    import torch
+
+    kernel = torch.tensor(kernel, requires_grad=True)
+    ops.sum(ops.square(convolve(ops.convert_to_tensor(x), kernel))).backward()
+    return kernel.grad.numpy()
+
+
+def assert_same_convolution(
+    convolve, shape, kernel_size=3, dilation=1, seed=0, rtol=1e-5
+) -> None:
+    """`convolve(x, kernel)` equals a float64 NumPy "same" convolution and
+    `keras.ops.conv` within `rtol` relative, on random `x` of `shape[:4]`
+    `(batch, height, width, channels)` and `shape[4]` filters."""
+    from tests import numpy_reference as ref
+
+    batch, height, width, channels, filters = shape
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, height, width, channels)).astype("float32")
+    kernel = rng.normal(
+        size=(kernel_size, kernel_size, channels, filters)
+    ).astype("float32")
+    expected = ref.conv2d(
+        x.astype("float64"), kernel.astype("float64"), dilation=dilation
+    )
+    result = convolve(x, kernel)
+    assert tuple(result.shape) == (batch, height, width, filters)
+    assert relative_error(result, expected) < rtol
+    direct = keras.ops.conv(x, kernel, 1, "same", dilation_rate=dilation)
+    assert relative_error(result, to_numpy(direct)) < rtol

@@ -12,19 +12,17 @@ import numpy as np
 
 
 def conv2d(x, kernel, bias=None, dilation=1):
-    """Stride-1 'same' convolution. x (B,H,W,I), kernel (kh,kw,I,O)."""
+    """Stride-1 'same' convolution. x (B,H,W,I), kernel (kh,kw,I,O);
+    dilation an int or (rows, cols)."""
     kh, kw, _, out = kernel.shape
-    pad_h, pad_w = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
+    dh, dw = (dilation, dilation) if np.isscalar(dilation) else dilation
+    pad_h, pad_w = dh * (kh - 1) // 2, dw * (kw - 1) // 2
     b, h, w, _ = x.shape
     padded = np.pad(x, ((0, 0), (pad_h, pad_h), (pad_w, pad_w), (0, 0)))
     y = np.zeros((b, h, w, out), np.float64)
     for i in range(kh):
         for j in range(kw):
-            patch = padded[
-                :,
-                i * dilation : i * dilation + h,
-                j * dilation : j * dilation + w,
-            ]
+            patch = padded[:, i * dh : i * dh + h, j * dw : j * dw + w]
             y += patch @ kernel[i, j]
     if bias is not None:
         y += bias

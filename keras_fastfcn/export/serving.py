@@ -27,7 +27,7 @@ from keras_fastfcn.export.postprocessing import segmentation_outputs
 from keras_fastfcn.export.preprocessing import ResizePolicy
 from keras_fastfcn.export.preprocessing import check_image_batch
 from keras_fastfcn.export.preprocessing import prepare_images
-from keras_fastfcn.layers.winograd import convolution_algorithm
+from keras_fastfcn.layers.conv_algorithms import convolution_algorithm
 
 SERVING_DEFAULT = "serving_default"
 SERVE_IMAGE_BYTES = "serve_image_bytes"
@@ -46,7 +46,8 @@ def portable_logits(model, images):
     Exported graphs run where their runtime picks convolution algorithms
     itself (TF Serving on GPU, TFLite, ONNX Runtime), and int8
     quantization of Winograd's transformed tiles would lose accuracy, so
-    exports never contain the CPU-only Winograd path (`layers/winograd.py`).
+    exports never contain the CPU-only Winograd or cropped-tap paths
+    (`layers/conv_algorithms.py`).
     """
     with convolution_algorithm("direct"):
         return model(images, training=False)

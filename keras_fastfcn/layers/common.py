@@ -18,7 +18,8 @@ from typing import Sequence
 import keras
 from keras import ops
 
-from keras_fastfcn.layers.winograd import use_winograd
+from keras_fastfcn.layers.conv_algorithms import choose_convolution
+from keras_fastfcn.layers.cropped_taps import cropped_tap_conv
 from keras_fastfcn.layers.winograd import winograd_conv3x3
 
 BN_EPSILON = 1e-5
@@ -41,9 +42,11 @@ def serializable(cls):
 
 @serializable
 class FastConv2D(keras.layers.Conv2D):
-    """`keras.layers.Conv2D` whose 3x3 inference convolutions may run as
-    Winograd F(2x2, 3x3) (`layers/winograd.py`): same variables, same
-    results within float rounding, chosen by `convolution_algorithm`.
+    """`keras.layers.Conv2D` whose inference convolutions may run as
+    Winograd F(2x2, 3x3) (`layers/winograd.py`) or, when strongly dilated,
+    without the taps that only read padding (`layers/cropped_taps.py`):
+    same variables, same results within float rounding, chosen by
+    `convolution_algorithm` (`layers/conv_algorithms.py`).
 
     Input `(batch, height, width, in_channels)`, output
     `(batch, height', width', filters)`.
@@ -52,7 +55,7 @@ class FastConv2D(keras.layers.Conv2D):
     def call(self, inputs, training=None):
         if self.groups != 1 or self.data_format != "channels_last":
             return super().call(inputs)
-        if not use_winograd(
+        algorithm = choose_convolution(
             inputs.shape,
             inputs.dtype,
             self.kernel.shape,
@@ -60,9 +63,15 @@ class FastConv2D(keras.layers.Conv2D):
             self.padding,
             self.dilation_rate,
             training,
-        ):
+        )
+        if algorithm == "direct":
             return super().call(inputs)
-        outputs = winograd_conv3x3(inputs, self.kernel, self.dilation_rate[0])
+        if algorithm == "winograd":
+            outputs = winograd_conv3x3(
+                inputs, self.kernel, self.dilation_rate[0]
+            )
+        else:
+            outputs = cropped_tap_conv(inputs, self.kernel, self.dilation_rate)
         if self.use_bias:
             outputs = outputs + ops.cast(self.bias, outputs.dtype)
         if self.activation is not None:

@@ -24,34 +24,27 @@ instead of 56. It loses on small maps (16x16: 0.95-1.06x), few channels
 (64 -> 128 at 256x256: 0.91x) and little work (256 -> 256 at 32x32:
 1.00x), and where a dilation leaves odd phases that need much padding
 (2048 -> 256 at 64x64, dilation 24: 0.89x; 12 and 36: 1.58x, 1.48x).
-`"auto"` therefore uses it only for TensorFlow float32 inference on a
-machine without GPU (GPU libraries pick their own algorithms) and where
-`winograd_pays_off`; training, exports and other backends keep the direct
-convolution unless `convolution_algorithm` says otherwise.
+`"auto"` (`layers/conv_algorithms.py`) therefore uses it only for
+TensorFlow float32 inference on a machine without GPU (GPU libraries pick
+their own algorithms) and where `winograd_pays_off`; training, exports and
+other backends keep the direct convolution unless `convolution_algorithm`
+says otherwise.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import functools
-from typing import Iterator
 from typing import Sequence
 
-import keras
 import numpy as np
 from keras import ops
 
 from keras_fastfcn.layers.dilated import merge_phases
 from keras_fastfcn.layers.dilated import split_phases
 
-ALGORITHMS = ("auto", "direct", "winograd")
 MIN_PIXELS = 32 * 32
 MIN_CHANNEL_PRODUCT = 2**16
 MIN_MULTIPLY_ADDS = 2**28  # pixels * in_channels * filters
 MAX_PADDING_GROWTH = 1.5
-
-_ALGORITHM = contextvars.ContextVar("convolution_algorithm", default="auto")
 
 # `G` of F(2x2, 3x3); row `4a + b` of the Kronecker product maps the nine
 # taps `3i + j` of a kernel to element `(a, b)` of its 4x4 transform.
@@ -60,29 +53,6 @@ _G = np.array(
     "float32",
 )
 _KERNEL_TRANSFORM = np.kron(_G, _G)
-
-
-@contextlib.contextmanager
-def convolution_algorithm(name: str) -> Iterator[None]:
-    """Choose how `FastConv2D` layers run their 3x3 convolutions while
-    models are called (or traced) inside this context.
-
-    Args:
-        name: `"auto"` (default: Winograd where measured faster, see the
-            module docstring), `"direct"` (always the backend's
-            convolution, as for FLOP counts and exports) or `"winograd"`
-            (every 3x3 stride-1 "same" convolution with known sizes).
-    """
-    if name not in ALGORITHMS:
-        raise ValueError(
-            f"Unknown convolution algorithm {name!r}; expected one of "
-            f"{ALGORITHMS}."
-        )
-    token = _ALGORITHM.set(name)
-    try:
-        yield
-    finally:
-        _ALGORITHM.reset(token)
 
 
 def winograd_applies(
@@ -126,39 +96,6 @@ def winograd_pays_off(
         and channels >= MIN_CHANNEL_PRODUCT
         and pixels * channels >= MIN_MULTIPLY_ADDS
         and tiled(height) * tiled(width) <= MAX_PADDING_GROWTH * pixels
-    )
-
-
-@functools.lru_cache(maxsize=None)
-def _tensorflow_without_gpu() -> bool:
-    if keras.config.backend() != "tensorflow":
-        return False
-    return not keras.distribution.list_devices("gpu")
-
-
-def use_winograd(
-    input_shape: Sequence,
-    dtype,
-    kernel_shape: Sequence,
-    strides: Sequence[int],
-    padding: str,
-    dilation_rate: Sequence[int],
-    training: bool | None = None,
-) -> bool:
-    """Decide, under the current `convolution_algorithm`, whether a
-    convolution runs as `winograd_conv3x3`."""
-    algorithm = _ALGORITHM.get()
-    if algorithm == "direct" or not winograd_applies(
-        input_shape, kernel_shape, strides, padding, dilation_rate
-    ):
-        return False
-    if algorithm == "winograd":
-        return True
-    return (
-        not training
-        and keras.backend.standardize_dtype(dtype) == "float32"
-        and _tensorflow_without_gpu()
-        and winograd_pays_off(input_shape, kernel_shape, dilation_rate[0])
     )
 
 

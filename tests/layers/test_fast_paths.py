@@ -6,7 +6,8 @@ the separable resize / pooling and its banded blocks for known sizes must
 stay within 1e-5 relative of `keras.ops.depthwise_conv(..., dilation_rate=d)`,
 of the einsum form and of a pixel-by-pixel NumPy resize, alone and inside
 whole models, where the Winograd 3x3 convolutions (tests/layers/
-test_winograd.py) join them.
+test_winograd.py) or the cropped taps (tests/layers/test_cropped_taps.py)
+join them.
 """
 
 import keras
@@ -167,19 +168,29 @@ def test_matmul_pooling_equals_einsum():
 
 
 @pytest.mark.parametrize(
-    "name", ["encnet_jpu", "psp_jpu", "deeplabv3_jpu", "encnet"]
+    "name, algorithm",
+    [
+        ("encnet_jpu", "winograd"),
+        ("psp_jpu", "winograd"),
+        ("deeplabv3_jpu", "winograd"),
+        ("encnet", "winograd"),
+        ("deeplabv3_jpu", "cropped"),
+        ("deeplabv3", "cropped"),
+    ],
 )
-def test_whole_model_equals_straightforward_version(name, monkeypatch):
+def test_whole_model_equals_straightforward_version(
+    name, algorithm, monkeypatch
+):
     """Same weights, same input: the optimised graph, with every 3x3
-    convolution as Winograd, vs one built from direct convolutions, the
-    plain dilated depthwise convolution, einsum resizes and the JPU's
-    BatchNorms applied on their own."""
+    convolution as Winograd or with cropped taps, vs one built from direct
+    convolutions, the plain dilated depthwise convolution, einsum resizes
+    and the JPU's BatchNorms applied on their own."""
     model = keras_fastfcn.build_model(
         name, "resnet18", 5, aux=True, base_width=16, neck_width=32
     )
     randomize_weights(model)
     x = np.random.default_rng(3).normal(size=(1, 96, 80, 3)).astype("float32")
-    with convolution_algorithm("winograd"):
+    with convolution_algorithm(algorithm):
         fast = model(x, training=False)
     monkeypatch.setattr(
         separable_module, "dilated_depthwise_conv", straightforward_depthwise

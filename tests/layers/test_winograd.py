@@ -8,11 +8,14 @@ from keras import ops
 from keras_fastfcn.layers import FastConv2D
 from keras_fastfcn.layers import convolution_algorithm
 from keras_fastfcn.layers import winograd_conv3x3
-from keras_fastfcn.layers.winograd import use_winograd
+from keras_fastfcn.layers.conv_algorithms import choose_convolution
 from keras_fastfcn.layers.winograd import winograd_pays_off
 from tests import numpy_reference as ref
 from tests.helpers import assert_layer_round_trip
+from tests.helpers import assert_same_convolution
+from tests.helpers import kernel_gradient
 from tests.helpers import randomize_weights
+from tests.helpers import relative_error
 from tests.helpers import to_numpy
 
 RTOL = 1e-5
@@ -21,11 +24,6 @@ ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
 AUTO_MAY_USE_WINOGRAD = ON_TENSORFLOW and not keras.distribution.list_devices(
     "gpu"
 )
-
-
-def relative_error(actual, expected) -> float:
-    actual, expected = to_numpy(actual), np.asarray(expected)
-    return float(np.abs(actual - expected).max() / np.abs(expected).max())
 
 
 @pytest.mark.parametrize(
@@ -40,18 +38,13 @@ def relative_error(actual, expected) -> float:
     ],
 )
 def test_winograd_equals_direct_convolution(shape, dilation):
-    batch, height, width, channels, filters = shape
-    rng = np.random.default_rng(dilation)
-    x = rng.normal(size=(batch, height, width, channels)).astype("float32")
-    kernel = rng.normal(size=(3, 3, channels, filters)).astype("float32")
-    expected = ref.conv2d(
-        x.astype("float64"), kernel.astype("float64"), dilation=dilation
+    assert_same_convolution(
+        lambda x, k: winograd_conv3x3(x, k, dilation),
+        shape,
+        dilation=dilation,
+        seed=dilation,
+        rtol=RTOL,
     )
-    result = winograd_conv3x3(x, kernel, dilation)
-    assert tuple(result.shape) == (batch, height, width, filters)
-    assert relative_error(result, expected) < RTOL
-    direct = ops.conv(x, kernel, 1, "same", dilation_rate=dilation)
-    assert relative_error(result, to_numpy(direct)) < RTOL
 
 
 def test_winograd_of_many_channels_stays_within_tolerance():
@@ -76,7 +69,7 @@ def test_winograd_rejects_what_it_cannot_compute():
 def decide(input_shape, kernel_shape, dtype="float32", training=None, **kw):
     options = dict(strides=(1, 1), padding="same", dilation_rate=(1, 1))
     options.update(kw)
-    return use_winograd(
+    algorithm = choose_convolution(
         input_shape,
         dtype,
         kernel_shape,
@@ -85,6 +78,7 @@ def decide(input_shape, kernel_shape, dtype="float32", training=None, **kw):
         options["dilation_rate"],
         training,
     )
+    return algorithm == "winograd"
 
 
 def test_auto_rule_follows_the_measured_thresholds():
@@ -142,30 +136,6 @@ def test_fast_conv_layer_gives_the_direct_result(dilation, tmp_path):
     assert_layer_round_trip(layer, x, tmp_path)
 
 
-def kernel_gradient(convolve, x, kernel):
-    """d sum(convolve(x, kernel) ** 2) / d kernel on the active backend."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        kernel = tf.constant(kernel)
-        with tf.GradientTape() as tape:
-            tape.watch(kernel)
-            loss = ops.sum(ops.square(convolve(x, kernel)))
-        return tape.gradient(loss, kernel).numpy()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(
-            jax.grad(lambda k: ops.sum(ops.square(convolve(x, k))))(kernel)
-        )
-    import torch
-
-    kernel = torch.tensor(kernel, requires_grad=True)
-    ops.sum(ops.square(convolve(ops.convert_to_tensor(x), kernel))).backward()
-    return kernel.grad.numpy()
-
-
 def test_winograd_gradients_equal_the_direct_ones():
     """Forced Winograd in training differentiates like the convolution."""
     rng = np.random.default_rng(4)
@@ -187,7 +157,7 @@ def test_auto_reaches_nested_layers_at_inference_only(monkeypatch):
     and training the direct convolution."""
     import keras_fastfcn
     from keras_fastfcn.layers import common
-    from keras_fastfcn.layers import winograd
+    from keras_fastfcn.layers import conv_algorithms
 
     model = keras_fastfcn.build_model(
         "encnet_jpu", "resnet18", 3, base_width=8, neck_width=16
@@ -198,7 +168,8 @@ def test_auto_reaches_nested_layers_at_inference_only(monkeypatch):
         calls.append(1)
         return winograd_conv3x3(*args, **kwargs)
 
-    monkeypatch.setattr(winograd, "winograd_pays_off", lambda *a: True)
+    monkeypatch.setattr(conv_algorithms, "winograd_pays_off", lambda *a: True)
+    monkeypatch.setattr(conv_algorithms, "cropped_taps_pay_off", lambda *a: 0)
     monkeypatch.setattr(common, "winograd_conv3x3", counted)
     x = np.zeros((1, 64, 64, 3), "float32")
     model(x, training=True)
