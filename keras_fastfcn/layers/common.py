@@ -55,28 +55,41 @@ class FastConv2D(keras.layers.Conv2D):
     def call(self, inputs, training=None):
         if self.groups != 1 or self.data_format != "channels_last":
             return super().call(inputs)
-        algorithm = choose_convolution(
-            inputs.shape,
-            inputs.dtype,
-            self.kernel.shape,
-            self.strides,
-            self.padding,
-            self.dilation_rate,
-            training,
-        )
+        algorithm = self._algorithm(inputs, self.kernel, training)
         if algorithm == "direct":
             return super().call(inputs)
-        if algorithm == "winograd":
-            outputs = winograd_conv3x3(
-                inputs, self.kernel, self.dilation_rate[0]
-            )
-        else:
-            outputs = cropped_tap_conv(inputs, self.kernel, self.dilation_rate)
+        outputs = self._fast_convolution(algorithm, inputs, self.kernel)
         if self.use_bias:
             outputs = outputs + ops.cast(self.bias, outputs.dtype)
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs
+
+    def convolve(self, inputs, kernel, training=None):
+        """This layer's convolution (no bias, no activation) of `inputs`
+        `(batch, height, width, channels)` with `kernel` `(kh, kw,
+        channels, filters)`, e.g. `self.kernel` over some input channels,
+        by the algorithm that `choose_convolution` picks."""
+        algorithm = self._algorithm(inputs, kernel, training)
+        if algorithm == "direct":
+            return self.convolution_op(inputs, ops.cast(kernel, inputs.dtype))
+        return self._fast_convolution(algorithm, inputs, kernel)
+
+    def _algorithm(self, inputs, kernel, training) -> str:
+        return choose_convolution(
+            inputs.shape,
+            inputs.dtype,
+            kernel.shape,
+            self.strides,
+            self.padding,
+            self.dilation_rate,
+            training,
+        )
+
+    def _fast_convolution(self, algorithm: str, inputs, kernel):
+        if algorithm == "winograd":
+            return winograd_conv3x3(inputs, kernel, self.dilation_rate[0])
+        return cropped_tap_conv(inputs, kernel, self.dilation_rate)
 
 
 def conv2d(

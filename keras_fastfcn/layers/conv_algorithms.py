@@ -11,7 +11,9 @@
   backends, GPUs, whose libraries choose their own algorithms) direct.
 
 All three give the same results within float rounding, from the same
-variables.
+variables. Exact rewrites of whole layers (PSPNet's pyramid pooling folded
+into its fusion convolution, `heads/psp_head.py`) run under every name but
+`"direct"`: `layer_rewrites_enabled`.
 """
 
 from __future__ import annotations
@@ -108,3 +110,10 @@ def choose_convolution(
     ):
         return "winograd"
     return "direct"
+
+
+def layer_rewrites_enabled() -> bool:
+    """Whether layers may replace their straightforward computation by an
+    exact rewrite with fewer operations: always, except under
+    `convolution_algorithm("direct")` (FLOP counts and exports)."""
+    return _ALGORITHM.get() != "direct"

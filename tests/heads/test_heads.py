@@ -78,3 +78,30 @@ def test_aux_head_parameter_count_matches_official():
     head = FCNHead(150)
     head(np.zeros((1, 4, 4, 1024), "float32"))
     assert _count(head) == 2_398_358
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_psp_head_folds_the_pyramid_into_its_fusion_convolution(
+    training, monkeypatch
+):
+    """With known sizes, PSPHead never builds the `(batch, h, w, 2C)`
+    concatenation (PyramidPooling.call is not run) and gives the same
+    logits, in inference and training (BatchNorm on batch statistics), as
+    the straightforward pyramid + 3x3 convolution that `"direct"` runs."""
+    from keras_fastfcn.layers import PyramidPooling
+    from keras_fastfcn.layers import convolution_algorithm
+
+    head = PSPHead(5, dropout=0.0)
+    x = np.random.default_rng(4).normal(size=(2, 13, 10, 32)).astype("f4")
+    head(x)
+    randomize_weights(head, seed=2)
+    with convolution_algorithm("direct"):
+        expected = to_numpy(head(x, training=training))
+
+    def concatenation_built(self, *args, **kwargs):
+        raise AssertionError("PyramidPooling.call ran")
+
+    monkeypatch.setattr(PyramidPooling, "call", concatenation_built)
+    actual = to_numpy(head(x, training=training))
+    scale = np.abs(expected).max()
+    assert np.abs(actual - expected).max() <= 1e-5 * scale
