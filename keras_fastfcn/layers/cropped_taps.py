@@ -133,15 +133,24 @@ def cropped_tap_conv(x, kernel, dilation: Sequence[int]):
             (top, bottom, dy), (left, right, dx) = row, col
             source = x[:, top + dy : bottom + dy, left + dx : right + dx, :]
             part = ops.conv(source, kernel[i : i + 1, j : j + 1])
-            if (top, bottom, left, right) != (0, height, 0, width):
-                part = ops.pad(
-                    part,
-                    [
-                        [0, 0],
-                        [top, height - bottom],
-                        [left, width - right],
-                        [0, 0],
-                    ],
-                )
+            part = place_block(part, top, left, height, width)
             total = part if total is None else total + part
     return total
+
+
+def place_block(block, top: int, left: int, height: int, width: int):
+    """`block` `(batch, rows, cols, channels)` at rows `top..top+rows-1`
+    and columns `left..left+cols-1` of a `(batch, height, width,
+    channels)` map of zeros (`block` itself when it fills the map)."""
+    rows, cols = block.shape[1], block.shape[2]
+    if (top, left, rows, cols) == (0, 0, height, width):
+        return block
+    return ops.pad(
+        block,
+        [
+            [0, 0],
+            [top, height - top - rows],
+            [left, width - left - cols],
+            [0, 0],
+        ],
+    )

@@ -11,6 +11,7 @@ from keras import ops
 from keras_fastfcn.layers.common import conv_bn_relu
 from keras_fastfcn.layers.common import run_sequence
 from keras_fastfcn.layers.common import serializable
+from keras_fastfcn.layers.cropped_taps import place_block
 from keras_fastfcn.layers.resize import _apply_separable
 from keras_fastfcn.layers.resize import _interpolation_matrix_numpy
 from keras_fastfcn.layers.resize import adaptive_average_pool
@@ -140,20 +141,11 @@ def upsampled_convolution(pooled, kernels, size, align_corners: bool = True):
     total_cols = sum(m.shape[1] for m in col_mats)
     block_diagonal, top, left = None, 0, 0
     for grid, row_mat, col_mat in zip(grids, row_mats, col_mats):
-        bottom, right = top + row_mat.shape[1], left + col_mat.shape[1]
-        grid = ops.pad(
-            grid,
-            [
-                [0, 0],
-                [top, total_rows - bottom],
-                [left, total_cols - right],
-                [0, 0],
-            ],
-        )
+        grid = place_block(grid, top, left, total_rows, total_cols)
         block_diagonal = (
             grid if block_diagonal is None else block_diagonal + grid
         )
-        top, left = bottom, right
+        top, left = top + row_mat.shape[1], left + col_mat.shape[1]
     return _apply_separable(
         block_diagonal,
         np.concatenate(row_mats, axis=1),
