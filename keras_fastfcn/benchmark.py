@@ -18,9 +18,9 @@ process each). `--suite cpu|gpu` measures everything the project's speed
 goals (`keras_fastfcn.speed_goals`) name and prints each as MET / NOT MET.
 `--conv-algorithm auto|direct|winograd|cropped` chooses how convolutions
 run (`keras_fastfcn.layers.conv_algorithms`; GFLOPs always count direct
-ones), and
-`--also-direct MODELS` (set by `--suite cpu` for the EncNet pairs) times
-those models again with direct convolutions and checks the goals on them.
+ones), and `--also-direct MODELS` (set by `--suite cpu` for the EncNet
+pairs) times those models again with direct convolutions and checks the
+goals on them.
 """
 
 from __future__ import annotations

@@ -86,6 +86,8 @@ def choose_convolution(
         training: the call's training flag; `"auto"` keeps training direct.
     """
     algorithm = _ALGORITHM.get()
+    if algorithm == "direct":
+        return "direct"
     winograd = winograd_applies(
         input_shape, kernel_shape, strides, padding, dilation_rate
     )
@@ -95,8 +97,7 @@ def choose_convolution(
     if algorithm == "cropped":
         return "cropped" if cropped else "direct"
     if (
-        algorithm == "direct"
-        or training
+        training
         or keras.backend.standardize_dtype(dtype) != "float32"
         or not _tensorflow_without_gpu()
     ):

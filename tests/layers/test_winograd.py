@@ -169,7 +169,9 @@ def test_auto_reaches_nested_layers_at_inference_only(monkeypatch):
         return winograd_conv3x3(*args, **kwargs)
 
     monkeypatch.setattr(conv_algorithms, "winograd_pays_off", lambda *a: True)
-    monkeypatch.setattr(conv_algorithms, "cropped_taps_pay_off", lambda *a: 0)
+    monkeypatch.setattr(
+        conv_algorithms, "cropped_taps_pay_off", lambda *a: False
+    )
     monkeypatch.setattr(common, "winograd_conv3x3", counted)
     x = np.zeros((1, 64, 64, 3), "float32")
     model(x, training=True)
