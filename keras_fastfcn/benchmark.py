@@ -16,9 +16,9 @@ configuration is timed in the same run, in a separate interpreter
 images/s and peak memory per model (`keras_fastfcn.training_benchmark`, one
 process each). `--suite cpu|gpu` measures everything the project's speed
 goals (`keras_fastfcn.speed_goals`) name and prints each as MET / NOT MET.
-`--conv-algorithm auto|direct|winograd|cropped` chooses how convolutions
-run (`keras_fastfcn.layers.conv_algorithms`; GFLOPs always count direct
-ones), and `--also-direct MODELS` (set by `--suite cpu` for the EncNet
+`--fast-paths auto|off|portable|winograd|cropped` chooses which CPU
+rewrites run (`keras_fastfcn.fast`; GFLOPs always count direct
+convolutions), and `--also-direct MODELS` (set by `--suite cpu` for the EncNet
 pairs) times those models again with direct convolutions and checks the
 goals on them.
 """
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_fastfcn.layers.conv_algorithms import ALGORITHMS
-from keras_fastfcn.layers.conv_algorithms import convolution_algorithm
+from keras_fastfcn.fast import MODES
+from keras_fastfcn.fast import fast_paths
 from keras_fastfcn.speed_goals import SUITES
 from keras_fastfcn.speed_goals import dilated_model
 from keras_fastfcn.speed_goals import flop_ratio
@@ -143,14 +143,14 @@ def benchmark_model(
 
 
 def measure_models(
-    args, models: list[tuple[str, str]], algorithm: str, count: bool = True
+    args, models: list[tuple[str, str]], mode: str, count: bool = True
 ) -> list[dict]:
     """`benchmark_model` rows of `(name, backbone)` pairs, each traced
-    under `convolution_algorithm(algorithm)`."""
+    under `fast_paths(mode)`."""
     rows = []
     for name, backbone in models:
-        print(f"benchmarking {name} ({backbone}, {algorithm}) ...", flush=True)
-        with convolution_algorithm(algorithm):
+        print(f"benchmarking {name} ({backbone}, {mode}) ...", flush=True)
+        with fast_paths(mode):
             row = benchmark_model(
                 name,
                 backbone,
@@ -162,7 +162,7 @@ def measure_models(
                 args.jit_compile,
                 count=count and not args.no_flops,
             )
-        rows.append({**row, "conv_algorithm": algorithm})
+        rows.append({**row, "fast_paths": mode})
     return rows
 
 
@@ -381,13 +381,14 @@ def parse_args(argv=None):
     )
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument(
-        "--conv-algorithm",
-        choices=ALGORITHMS,
+        "--fast-paths",
+        choices=MODES,
         default="auto",
-        help="How convolutions run (keras_fastfcn.layers.conv_algorithms): "
-        "auto (in TensorFlow CPU inference, cropped taps for strongly "
-        "dilated ones and Winograd for large 3x3 ones), direct (the "
-        "backend's convolution everywhere), winograd or cropped.",
+        help="Which CPU rewrites run (keras_fastfcn.fast): auto (default; "
+        "in TensorFlow CPU inference cropped taps for strongly dilated "
+        "convolutions and Winograd for large 3x3 ones), portable (direct "
+        "convolutions, as exported graphs), off (the official operations "
+        "exactly), winograd or cropped (forced).",
     )
     parser.add_argument(
         "--dtype-policy",
@@ -462,11 +463,11 @@ def main(argv=None) -> dict:
         import keras
 
         keras.config.set_dtype_policy(args.dtype_policy)
-    rows = measure_models(args, args.models, args.conv_algorithm)
+    rows = measure_models(args, args.models, args.fast_paths)
     direct_rows = []
-    if args.also_direct and args.conv_algorithm != "direct":
+    if args.also_direct and args.fast_paths not in ("off", "portable"):
         counted = _by_model(rows)
-        for row in measure_models(args, args.also_direct, "direct", False):
+        for row in measure_models(args, args.also_direct, "portable", False):
             same = counted.get((row["model"], row["backbone"]), {})
             flops = same.get("gflops_per_image")
             direct_rows.append({**row, "gflops_per_image": flops})
@@ -490,7 +491,7 @@ def main(argv=None) -> dict:
     print(
         f"\n{args.size}x{args.size}, batch {args.batch}, "
         f"threads {args.threads or 'all'}, {args.runs} runs, "
-        f"convolutions {args.conv_algorithm}"
+        f"fast paths {args.fast_paths}"
         + (f", dtype policy {args.dtype_policy}" if args.dtype_policy else "")
         + "\n"
     )
@@ -517,7 +518,7 @@ def main(argv=None) -> dict:
             if goal["met"] is not None
         ]
         print(
-            "\nthe same with direct convolutions (--conv-algorithm direct):\n"
+            "\nthe same with direct convolutions (--fast-paths portable):\n"
         )
         print(format_table(direct_rows))
         for line in speedups(direct_rows):

@@ -18,7 +18,7 @@ from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
 )
 
-from keras_fastfcn.layers.conv_algorithms import convolution_algorithm
+from keras_fastfcn.fast import fast_paths
 
 
 def _einsum_flops(op) -> int:
@@ -44,11 +44,11 @@ def count_flops(model: keras.Model, input_shape: tuple[int, ...]) -> int:
         The number of floating-point operations (2 per multiply-add), with
         every convolution counted as the direct one (the paper's
         convention), also where inference runs it as Winograd or with
-        cropped taps (`layers/conv_algorithms.py`).
+        cropped taps: counted under `fast_paths("portable")`.
     """
 
     def infer(x):
-        with convolution_algorithm("direct"):
+        with fast_paths("portable"):
             return model(x, training=False)
 
     function = tf.function(infer)

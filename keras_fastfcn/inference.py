@@ -41,8 +41,8 @@ import numpy as np
 
 from keras_fastfcn.constants import IMAGENET_MEAN
 from keras_fastfcn.constants import IMAGENET_STD
-from keras_fastfcn.layers.resize import interpolation_weights
 from keras_fastfcn.layers.resize import resize_bilinear
+from keras_fastfcn.ops.interpolation import interpolation_weights
 
 # Normalised value of a black pixel: what the official code pads with.
 OFFICIAL_PAD_VALUE = tuple(-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))

@@ -14,7 +14,7 @@ from keras import ops
 
 from keras_fastfcn.constants import IMAGENET_MEAN
 from keras_fastfcn.constants import IMAGENET_STD
-from keras_fastfcn.layers.common import serializable
+from keras_fastfcn.utils.serialization import serializable
 
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 

@@ -8,8 +8,8 @@ import keras
 
 from keras_fastfcn.layers.common import batch_norm
 from keras_fastfcn.layers.common import conv2d
-from keras_fastfcn.layers.common import serializable
 from keras_fastfcn.layers.common import synchronized_batch_norm
+from keras_fastfcn.utils.serialization import serializable
 
 # depth -> (block type, blocks per stage)
 RESNET_DEPTHS = {

@@ -27,7 +27,7 @@ from keras_fastfcn.export.postprocessing import segmentation_outputs
 from keras_fastfcn.export.preprocessing import ResizePolicy
 from keras_fastfcn.export.preprocessing import check_image_batch
 from keras_fastfcn.export.preprocessing import prepare_images
-from keras_fastfcn.layers.conv_algorithms import convolution_algorithm
+from keras_fastfcn.fast import fast_paths
 
 SERVING_DEFAULT = "serving_default"
 SERVE_IMAGE_BYTES = "serve_image_bytes"
@@ -41,15 +41,16 @@ FLOAT_IMAGES_SPEC = tf.TensorSpec(
 
 
 def portable_logits(model, images):
-    """`model(images)` traced with the backend's direct convolutions.
+    """`model(images)` traced with direct convolutions and the portable
+    rewrites only.
 
     Exported graphs run where their runtime picks convolution algorithms
     itself (TF Serving on GPU, TFLite, ONNX Runtime), and int8
     quantization of Winograd's transformed tiles would lose accuracy, so
     exports never contain the CPU-only Winograd or cropped-tap paths
-    (`layers/conv_algorithms.py`).
+    (`fast_paths("portable")`, `keras_fastfcn/fast`).
     """
-    with convolution_algorithm("direct"):
+    with fast_paths("portable"):
         return model(images, training=False)
 
 

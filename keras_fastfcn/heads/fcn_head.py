@@ -7,7 +7,7 @@ import keras
 from keras_fastfcn.layers.common import conv2d
 from keras_fastfcn.layers.common import conv_bn_relu
 from keras_fastfcn.layers.common import run_sequence
-from keras_fastfcn.layers.common import serializable
+from keras_fastfcn.utils.serialization import serializable
 
 
 @serializable

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import keras
-from keras import ops
 
+from keras_fastfcn.fast import rewrite
 from keras_fastfcn.layers.common import conv2d
 from keras_fastfcn.layers.common import conv_bn_relu
 from keras_fastfcn.layers.common import run_sequence
-from keras_fastfcn.layers.common import serializable
-from keras_fastfcn.layers.conv_algorithms import layer_rewrites_enabled
 from keras_fastfcn.layers.pyramid_pooling import PyramidPooling
-from keras_fastfcn.layers.pyramid_pooling import upsampled_convolution
-from keras_fastfcn.layers.resize import _known_size
+from keras_fastfcn.utils.serialization import serializable
 
 
 @serializable
@@ -50,7 +47,7 @@ class PSPHead(keras.layers.Layer):
             ]
         )
 
-        # Built here: `call` may skip `pyramid(x)` and `fusion(x)`.
+        # Built here: the fast path reads their weights without calling them.
         pyramid, fusion = self.conv5[0], self.conv5[1]
         pyramid.build(input_shape)
         channels = input_shape[-1] + len(self.bins) * pyramid.branch_width
@@ -58,36 +55,11 @@ class PSPHead(keras.layers.Layer):
 
     def call(self, x, training=None):
         """Logits `(batch, h, w, num_classes)` of features `x`."""
-        shape = ops.shape(x)
-        size = (_known_size(shape[1]), _known_size(shape[2]))
-        if None in size or not layer_rewrites_enabled():
-            x = self.conv5[0](x, training=training)
-            return run_sequence(self.conv5[1:], x, training)
-        return run_sequence(
-            self.conv5[2:], self._fused_pyramid(x, size, training), training
-        )
-
-    def _fused_pyramid(self, x, size, training):
-        """`fusion(pyramid(x))` without the `(batch, h, w, 2 * C)`
-        concatenation: the fusion kernel's rows for `x` convolve `x`, and
-        those for each upsampled branch go through
-        `upsampled_convolution` on the pooled grids. Same sums, about half
-        the multiply-adds at full resolution (README "Speed")."""
         pyramid, fusion = self.conv5[0], self.conv5[1]
-        channels, width = x.shape[-1], pyramid.branch_width
-        kernel = fusion.kernel
-        y = fusion.convolve(x, kernel[:, :, :channels], training)
-        branch_kernels = [
-            kernel[:, :, channels + i * width : channels + (i + 1) * width]
-            for i in range(len(self.bins))
-        ]
-        y = y + upsampled_convolution(
-            pyramid.pooled(x, training),
-            branch_kernels,
-            size,
-            pyramid.align_corners,
-        )
-        return y
+        fused = rewrite("pyramid_fusion", pyramid, fusion, x, training)
+        if fused is None:
+            fused = fusion(pyramid(x, training=training))
+        return run_sequence(self.conv5[2:], fused, training)
 
     def get_config(self):
         config = super().get_config()

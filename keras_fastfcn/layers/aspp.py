@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_fastfcn.layers.common import conv_bn_relu
 from keras_fastfcn.layers.common import run_sequence
-from keras_fastfcn.layers.common import serializable
+from keras_fastfcn.utils.serialization import serializable
 
 
 @serializable

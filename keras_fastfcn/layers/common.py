@@ -16,11 +16,8 @@ from typing import Iterator
 from typing import Sequence
 
 import keras
-from keras import ops
 
-from keras_fastfcn.layers.conv_algorithms import choose_convolution
-from keras_fastfcn.layers.cropped_taps import cropped_tap_conv
-from keras_fastfcn.layers.winograd import winograd_conv3x3
+from keras_fastfcn.fast import FastConv2D
 
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9
@@ -33,65 +30,6 @@ def conv_initializer():
     )
 
 
-def serializable(cls):
-    """Register `cls` for `.keras` saving under the `keras_fastfcn` package."""
-    return keras.saving.register_keras_serializable(package="keras_fastfcn")(
-        cls
-    )
-
-
-@serializable
-class FastConv2D(keras.layers.Conv2D):
-    """`keras.layers.Conv2D` whose inference convolutions may run as
-    Winograd F(2x2, 3x3) (`layers/winograd.py`) or, when strongly dilated,
-    without the taps that only read padding (`layers/cropped_taps.py`):
-    same variables, same results within float rounding, chosen by
-    `convolution_algorithm` (`layers/conv_algorithms.py`).
-
-    Input `(batch, height, width, in_channels)`, output
-    `(batch, height', width', filters)`.
-    """
-
-    def call(self, inputs, training=None):
-        if self.groups != 1 or self.data_format != "channels_last":
-            return super().call(inputs)
-        algorithm = self._algorithm(inputs, self.kernel, training)
-        if algorithm == "direct":
-            return super().call(inputs)
-        outputs = self._fast_convolution(algorithm, inputs, self.kernel)
-        if self.use_bias:
-            outputs = outputs + ops.cast(self.bias, outputs.dtype)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
-
-    def convolve(self, inputs, kernel, training=None):
-        """This layer's convolution (no bias, no activation) of `inputs`
-        `(batch, height, width, channels)` with `kernel` `(kh, kw,
-        channels, filters)`, e.g. `self.kernel` over some input channels,
-        by the algorithm that `choose_convolution` picks."""
-        algorithm = self._algorithm(inputs, kernel, training)
-        if algorithm == "direct":
-            return self.convolution_op(inputs, ops.cast(kernel, inputs.dtype))
-        return self._fast_convolution(algorithm, inputs, kernel)
-
-    def _algorithm(self, inputs, kernel, training) -> str:
-        return choose_convolution(
-            inputs.shape,
-            inputs.dtype,
-            kernel.shape,
-            self.strides,
-            self.padding,
-            self.dilation_rate,
-            training,
-        )
-
-    def _fast_convolution(self, algorithm: str, inputs, kernel):
-        if algorithm == "winograd":
-            return winograd_conv3x3(inputs, kernel, self.dilation_rate[0])
-        return cropped_tap_conv(inputs, kernel, self.dilation_rate)
-
-
 def conv2d(
     filters: int,
     kernel_size: int,
@@ -101,7 +39,12 @@ def conv2d(
     use_bias: bool = False,
     padding: str = "same",
 ) -> keras.layers.Conv2D:
-    """A `FastConv2D` with official defaults (`padding="same"`, no bias)."""
+    """A 2-D convolution with the official defaults (`padding="same"`, no
+    bias, He-normal over fan-out).
+
+    It is a `keras.layers.Conv2D` (a `FastConv2D`, which may run faster
+    algorithms for the same result: `keras_fastfcn.fast`).
+    """
     return FastConv2D(
         filters,
         kernel_size,

@@ -8,8 +8,8 @@ from keras import ops
 from keras_fastfcn.layers.common import batch_norm
 from keras_fastfcn.layers.common import conv_bn_relu
 from keras_fastfcn.layers.common import run_sequence
-from keras_fastfcn.layers.common import serializable
 from keras_fastfcn.layers.encoding import Encoding
+from keras_fastfcn.utils.serialization import serializable
 
 
 @serializable

@@ -7,7 +7,7 @@ import math
 import keras
 from keras import ops
 
-from keras_fastfcn.layers.common import serializable
+from keras_fastfcn.utils.serialization import serializable
 
 
 @serializable

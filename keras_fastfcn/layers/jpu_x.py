@@ -10,10 +10,10 @@ from keras import ops
 from keras_fastfcn.layers.common import build_sequence
 from keras_fastfcn.layers.common import conv_bn_relu
 from keras_fastfcn.layers.common import run_sequence
-from keras_fastfcn.layers.common import serializable
 from keras_fastfcn.layers.resize import resize_bilinear
 from keras_fastfcn.layers.separable import SeparableConvNorm
 from keras_fastfcn.layers.separable import make_norm
+from keras_fastfcn.utils.serialization import serializable
 
 
 @serializable

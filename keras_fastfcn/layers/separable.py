@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import keras
-from keras import ops
 
+from keras_fastfcn.fast import rewrite
 from keras_fastfcn.layers.common import batch_norm
 from keras_fastfcn.layers.common import conv2d
 from keras_fastfcn.layers.common import conv_initializer
-from keras_fastfcn.layers.common import serializable
-from keras_fastfcn.layers.dilated import dilated_depthwise_conv
+from keras_fastfcn.utils.serialization import serializable
 
 NORMS = ("batch", "group")
 
@@ -76,42 +75,12 @@ class SeparableConvNorm(keras.layers.Layer):
         self.pointwise.build(input_shape)
 
     def call(self, x, training=None):
-        # Same weights as `self.depthwise(x)`, without SpaceToBatchND.
-        x = dilated_depthwise_conv(x, self.depthwise.kernel, self.dilation)
-        if self._norm_is_affine(training):
-            return self._pointwise_with_folded_norm(x)
+        fast = rewrite("separable_conv_norm", self, x, training)
+        if fast is not None:
+            return fast
+        x = self.depthwise(x)
         x = self.norm_layer(x, training=training)
         return self.pointwise(x)
-
-    def _norm_is_affine(self, training) -> bool:
-        """True when the norm uses its moving statistics (inference or a
-        frozen BatchNorm): then it is a per-channel affine map."""
-        return self.norm == "batch" and not (
-            training and self.norm_layer.trainable
-        )
-
-    def _pointwise_with_folded_norm(self, x):
-        """`pointwise(bn(x))` as one 1x1 convolution plus a bias.
-
-        `bn(x) = x * scale + shift` per channel, so the product equals
-        `x @ (scale * kernel) + shift @ kernel`: it saves a pass over the
-        `(batch, height, width, in_channels)` activations at the cost of
-        rescaling the `(in_channels, filters)` kernel.
-        """
-        bn = self.norm_layer
-        scale = ops.rsqrt(ops.cast(bn.moving_variance, "float32") + bn.epsilon)
-        if bn.scale:
-            scale = scale * ops.cast(bn.gamma, "float32")
-        shift = -ops.cast(bn.moving_mean, "float32") * scale
-        if bn.center:
-            shift = shift + ops.cast(bn.beta, "float32")
-        kernel = ops.cast(self.pointwise.kernel, "float32")[0, 0]
-        bias = ops.matmul(shift[None, :], kernel)[0]
-        if self.pointwise.use_bias:
-            bias = bias + ops.cast(self.pointwise.bias, "float32")
-        kernel = (kernel * scale[:, None])[None, None]
-        x = ops.conv(x, ops.cast(kernel, x.dtype), padding="same")
-        return x + ops.cast(bias, x.dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.filters,)

@@ -8,12 +8,12 @@ from keras_fastfcn.heads.deeplabv3_head import DeepLabV3Head
 from keras_fastfcn.heads.enc_head import EncHead
 from keras_fastfcn.heads.fcn_head import FCNHead
 from keras_fastfcn.heads.psp_head import PSPHead
-from keras_fastfcn.layers.common import serializable
 from keras_fastfcn.layers.common import synchronized_batch_norm
 from keras_fastfcn.layers.fpn import FPNNeck
 from keras_fastfcn.layers.jpu import JPU
 from keras_fastfcn.layers.jpu_x import JPUX
 from keras_fastfcn.layers.resize import ResizeLike
+from keras_fastfcn.utils.serialization import serializable
 
 HEADS = ("fcn", "psp", "deeplabv3", "encnet")
 NECKS = ("dilated", "jpu", "jpux", "bilinear", "fpn")

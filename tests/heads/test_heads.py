@@ -88,14 +88,14 @@ def test_psp_head_folds_the_pyramid_into_its_fusion_convolution(
     concatenation (PyramidPooling.call is not run) and gives the same
     logits, in inference and training (BatchNorm on batch statistics), as
     the straightforward pyramid + 3x3 convolution that `"direct"` runs."""
+    from keras_fastfcn.fast import fast_paths
     from keras_fastfcn.layers import PyramidPooling
-    from keras_fastfcn.layers import convolution_algorithm
 
     head = PSPHead(5, dropout=0.0)
     x = np.random.default_rng(4).normal(size=(2, 13, 10, 32)).astype("f4")
     head(x)
     randomize_weights(head, seed=2)
-    with convolution_algorithm("direct"):
+    with fast_paths("portable"):
         expected = to_numpy(head(x, training=training))
 
     def concatenation_built(self, *args, **kwargs):

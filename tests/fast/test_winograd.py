@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_fastfcn.layers import FastConv2D
-from keras_fastfcn.layers import convolution_algorithm
-from keras_fastfcn.layers import winograd_conv3x3
-from keras_fastfcn.layers.conv_algorithms import choose_convolution
-from keras_fastfcn.layers.winograd import winograd_pays_off
+from keras_fastfcn.fast import FastConv2D
+from keras_fastfcn.fast import fast_paths
+from keras_fastfcn.fast import winograd_conv3x3
+from keras_fastfcn.fast.switch import choose_convolution
+from keras_fastfcn.fast.winograd import winograd_pays_off
 from tests import numpy_reference as ref
 from tests.helpers import assert_layer_round_trip
 from tests.helpers import assert_same_convolution
@@ -61,8 +61,8 @@ def test_winograd_rejects_what_it_cannot_compute():
     x = np.zeros((1, 8, 8, 3), "float32")
     with pytest.raises(ValueError, match="\\(3, 3, in, out\\) kernel"):
         winograd_conv3x3(x, np.zeros((5, 5, 3, 2), "float32"))
-    with pytest.raises(ValueError, match="Unknown convolution algorithm"):
-        with convolution_algorithm("fft"):
+    with pytest.raises(ValueError, match="Unknown fast-paths mode"):
+        with fast_paths("fft"):
             pass
 
 
@@ -98,10 +98,10 @@ def test_auto_rule_follows_the_measured_thresholds():
     assert not decide(*big, training=True)
     assert not decide(*big, dtype="bfloat16")
     assert not decide((1, 16, 16, 512), (3, 3, 512, 512))
-    with convolution_algorithm("direct"):
+    with fast_paths("portable"):
         assert not decide(*big)
     # Forced: any applicable convolution, also in training ...
-    with convolution_algorithm("winograd"):
+    with fast_paths("winograd"):
         assert decide((1, 4, 4, 2), (3, 3, 2, 2), training=True)
         # ... but never one it cannot compute.
         assert not decide((1, 4, 4, 2), (3, 3, 2, 2), strides=(2, 2))
@@ -127,9 +127,9 @@ def test_fast_conv_layer_gives_the_direct_result(dilation, tmp_path):
     randomize_weights(layer)
     kernel, bias = (to_numpy(w) for w in layer.weights)
     expected = np.maximum(ref.conv2d(x, kernel, bias, dilation), 0)
-    with convolution_algorithm("winograd"):
+    with fast_paths("winograd"):
         fast = layer(x, training=False)
-    with convolution_algorithm("direct"):
+    with fast_paths("portable"):
         direct = layer(x, training=False)
     assert relative_error(fast, expected) < RTOL
     assert relative_error(direct, expected) < RTOL
@@ -156,8 +156,8 @@ def test_auto_reaches_nested_layers_at_inference_only(monkeypatch):
     head calls itself): with the size rule lifted, inference runs Winograd
     and training the direct convolution."""
     import keras_fastfcn
-    from keras_fastfcn.layers import common
-    from keras_fastfcn.layers import conv_algorithms
+    from keras_fastfcn.fast import conv as common
+    from keras_fastfcn.fast import switch as conv_algorithms
 
     model = keras_fastfcn.build_model(
         "encnet_jpu", "resnet18", 3, base_width=8, neck_width=16

@@ -10,21 +10,12 @@ the border, the tap multiplies zero padding. For the ASPP of DeepLabV3
 product over the rows and columns where it reads the image and adds it into
 its part of the output. The arithmetic is the convolution's (sums in
 another order), so results agree within float rounding
-(tests/layers/test_cropped_taps.py).
+(tests/fast/test_cropped_taps.py).
 
 `tap_coverage` is the fraction of the direct convolution's multiply-adds
 that remain: 0.77, 0.56, 0.39 for dilations 12, 24, 36 on 64x64, 0.92 for
-dilation 4. On 2 CPU threads (TensorFlow 2.21, README "Speed"), 2048 ->
-256 channels, direct / Winograd / cropped, ms:
-
-| map, output stride | dilation 12 | dilation 24 | dilation 36 |
-|---|---|---|---|
-| 64x64, 8 | 324 / 203 / 196 | 322 / 343 / 144 | 326 / 216 / 102 |
-
-and at 32x32 (output stride 16) dilations 6, 12, 18: 75 / 51 / 48,
-76 / 88 / 36, 77 / 54 / 26. With dilation 4 (512 -> 512, 64x64, coverage
-0.92) it does not pay: 113 / 62 / 111. `layers/conv_algorithms.py` picks it
-by `cropped_taps_pay_off`.
+dilation 4. `fast/switch.py` picks it by `cropped_taps_pay_off`; the
+measured timings behind that rule are in README "Speed".
 """
 
 from __future__ import annotations

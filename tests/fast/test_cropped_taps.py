@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_fastfcn.layers import FastConv2D
-from keras_fastfcn.layers import convolution_algorithm
-from keras_fastfcn.layers import cropped_tap_conv
-from keras_fastfcn.layers.conv_algorithms import choose_convolution
-from keras_fastfcn.layers.cropped_taps import cropped_taps_pay_off
-from keras_fastfcn.layers.cropped_taps import tap_coverage
-from keras_fastfcn.layers.cropped_taps import tap_ranges
+from keras_fastfcn.fast import FastConv2D
+from keras_fastfcn.fast import cropped_tap_conv
+from keras_fastfcn.fast import fast_paths
+from keras_fastfcn.fast.cropped_taps import cropped_taps_pay_off
+from keras_fastfcn.fast.cropped_taps import tap_coverage
+from keras_fastfcn.fast.cropped_taps import tap_ranges
+from keras_fastfcn.fast.switch import choose_convolution
 from tests import numpy_reference as ref
 from tests.helpers import assert_layer_round_trip
 from tests.helpers import assert_same_convolution
@@ -127,12 +127,12 @@ def test_auto_rule_follows_the_measured_thresholds():
     assert choice(*backbone, 4) == winograd
     assert choice(*ASPP, 24, training=True) == "direct"
     assert choice(*ASPP, 24, dtype="float16") == "direct"
-    with convolution_algorithm("direct"):
+    with fast_paths("portable"):
         assert choice(*ASPP, 24) == "direct"
-    with convolution_algorithm("winograd"):
+    with fast_paths("winograd"):
         assert choice(*ASPP, 24) == "winograd"
     # Forced: any convolution it computes, also in training ...
-    with convolution_algorithm("cropped"):
+    with fast_paths("cropped"):
         assert choice((1, 4, 4, 2), (3, 3, 2, 2), 1, training=True) == (
             "cropped"
         )
@@ -158,7 +158,7 @@ def test_fast_conv_layer_with_cropped_taps(tmp_path):
     randomize_weights(layer)
     kernel, bias = (to_numpy(w) for w in layer.weights)
     expected = np.maximum(ref.conv2d(x, kernel, bias, 5), 0)
-    with convolution_algorithm("cropped"):
+    with fast_paths("cropped"):
         assert relative_error(layer(x, training=False), expected) < RTOL
     assert_layer_round_trip(layer, x, tmp_path)
 
@@ -171,8 +171,8 @@ def test_auto_crops_the_aspp_at_inference_only(monkeypatch):
     ASPP's dilated convolutions of a DeepLabV3-JPU with cropped taps at
     inference, and training keeps the direct convolution."""
     import keras_fastfcn
-    from keras_fastfcn.layers import common
-    from keras_fastfcn.layers import cropped_taps
+    from keras_fastfcn.fast import conv as common
+    from keras_fastfcn.fast import cropped_taps
 
     model = keras_fastfcn.build_model(
         "deeplabv3_jpu", "resnet18", 3, base_width=8, neck_width=16

@@ -10,25 +10,19 @@ element-wise products are 16 matrix products `(tiles, in_channels) @
 (in_channels, filters)`: 2.25x fewer multiply-adds than the direct
 convolution. The input and output transforms only add and subtract and
 the kernel transform halves, so float32 results stay within ~1e-6
-relative of the direct convolution (tests/layers/test_winograd.py).
+relative of the direct convolution (tests/fast/test_winograd.py).
 
 A dilated convolution is the same convolution on each of the `d * d`
-phases of the image (`dilated.split_phases`), so it takes the same route.
+phases of the image (`phase_split.split_phases`), so it takes the same route.
 
 The transforms are memory-bound, so it only pays off for enough work per
-call. On 2 CPU threads (TensorFlow 2.21, `convolution_algorithm` timings in
-README "Speed") a 64x64 map takes: 2048 -> 512 channels 243 ms instead of
-447, 4096 -> 512 486 instead of 894, 512 -> 512 62 instead of 109
-(dilation 4 alike), 256 -> 256 19 instead of 27; 1024 -> 512 at 32x32 35
-instead of 56. It loses on small maps (16x16: 0.95-1.06x), few channels
-(64 -> 128 at 256x256: 0.91x) and little work (256 -> 256 at 32x32:
-1.00x), and where a dilation leaves odd phases that need much padding
-(2048 -> 256 at 64x64, dilation 24: 0.89x; 12 and 36: 1.58x, 1.48x).
-`"auto"` (`layers/conv_algorithms.py`) therefore uses it only for
-TensorFlow float32 inference on a machine without GPU (GPU libraries pick
-their own algorithms) and where `winograd_pays_off`; training, exports and
-other backends keep the direct convolution unless `convolution_algorithm`
-says otherwise.
+call: large maps with many channels, not small maps, few channels or
+dilations that leave odd phases needing much padding (README "Speed" has
+the measured layers). `"auto"` (`fast/switch.py`) therefore uses it only
+for TensorFlow float32 inference on a machine without GPU (GPU libraries
+pick their own algorithms) and where `winograd_pays_off`; training,
+exports and other backends keep the direct convolution unless
+`fast_paths` says otherwise.
 """
 
 from __future__ import annotations
@@ -38,8 +32,8 @@ from typing import Sequence
 import numpy as np
 from keras import ops
 
-from keras_fastfcn.layers.dilated import merge_phases
-from keras_fastfcn.layers.dilated import split_phases
+from keras_fastfcn.fast.phase_split import merge_phases
+from keras_fastfcn.fast.phase_split import split_phases
 
 MIN_PIXELS = 32 * 32
 MIN_CHANNEL_PRODUCT = 2**16

@@ -8,8 +8,8 @@ images, and "same" zero padding of the dilated convolution becomes "same"
 zero padding of each phase. TensorFlow's CPU kernels implement dilation
 with `SpaceToBatchND` / `BatchToSpaceND` around padded inputs; doing the
 phase split with one reshape + transpose each way gives the same result
-(`tests/layers/test_fast_paths.py`) and was 1.3-2.4x faster for the JPU's
-dilations 2, 4 and 8 on a (1, 64, 64, 1536) map (README, "Speed").
+(tests/fast/test_rewrites.py) and is faster for the JPU's dilations 2, 4
+and 8 (README "Speed").
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ BatchNorm folded into the JPU's pointwise convolutions, the matmul form of
 the separable resize / pooling and its banded blocks for known sizes must
 stay within 1e-5 relative of `keras.ops.depthwise_conv(..., dilation_rate=d)`,
 of the einsum form and of a pixel-by-pixel NumPy resize, alone and inside
-whole models, where the Winograd 3x3 convolutions (tests/layers/
-test_winograd.py) or the cropped taps (tests/layers/test_cropped_taps.py)
-join them.
+whole models, where the Winograd 3x3 convolutions (tests/fast/
+test_winograd.py) or the cropped taps (tests/fast/test_cropped_taps.py)
+join them; whole models are compared with `fast_paths("off")`.
 """
 
 import keras
@@ -16,10 +16,12 @@ import pytest
 from keras import ops
 
 import keras_fastfcn
-from keras_fastfcn.layers import convolution_algorithm
-from keras_fastfcn.layers import dilated as dilated_module
+from keras_fastfcn.fast import fast_paths
+from keras_fastfcn.fast import phase_split as dilated_module
+from keras_fastfcn.fast.banded_resize import band_plan
 from keras_fastfcn.layers import resize as resize_module
 from keras_fastfcn.layers import separable as separable_module
+from keras_fastfcn.ops import interpolation
 from tests import numpy_reference as ref
 from tests.helpers import randomize_weights
 from tests.helpers import to_numpy
@@ -80,10 +82,10 @@ def test_separable_layer_with_unknown_sizes_equals_dilated_keras_layer():
 @pytest.mark.parametrize("align_corners", [True, False])
 def test_matmul_resize_equals_einsum(in_size, out_size, align_corners):
     x = np.random.default_rng(1).normal(size=(2, *in_size, 5)).astype("float32")
-    rows = resize_module._interpolation_matrix(
+    rows = interpolation.interpolation_matrix(
         in_size[0], out_size[0], align_corners, "float32"
     )
-    cols = resize_module._interpolation_matrix(
+    cols = interpolation.interpolation_matrix(
         in_size[1], out_size[1], align_corners, "float32"
     )
     assert_relative_close(
@@ -103,13 +105,13 @@ def test_matmul_resize_equals_einsum(in_size, out_size, align_corners):
 )
 @pytest.mark.parametrize("align_corners", [True, False])
 def test_banded_resize_of_known_sizes(in_size, out_size, banded, align_corners):
-    rows = resize_module._interpolation_matrix_numpy(
+    rows = interpolation.interpolation_matrix_numpy(
         in_size[0], out_size[0], align_corners
     )
-    cols = resize_module._interpolation_matrix_numpy(
+    cols = interpolation.interpolation_matrix_numpy(
         in_size[1], out_size[1], align_corners
     )
-    plans = [resize_module._band_plan(m) for m in (rows, cols)]
+    plans = [band_plan(m) for m in (rows, cols)]
     assert [plan is not None for plan in plans] == list(banded)
     for matrix, plan in zip((rows, cols), plans):
         if plan is not None:  # the blocks hold every non-zero weight
@@ -148,10 +150,10 @@ def test_known_and_unknown_sizes_give_the_same_resize():
                 known = result
         assert result.shape == (1, 64, 48, 4)
         np.testing.assert_allclose(result, known, rtol=0, atol=1e-6)
-    rows = resize_module._interpolation_matrix(61, 512, True, "float32")
+    rows = interpolation.interpolation_matrix(61, 512, True, "float32")
     np.testing.assert_allclose(
         to_numpy(rows),
-        resize_module._interpolation_matrix_numpy(61, 512, True),
+        interpolation.interpolation_matrix_numpy(61, 512, True),
         rtol=0,
         atol=1e-7,
     )
@@ -159,8 +161,8 @@ def test_known_and_unknown_sizes_give_the_same_resize():
 
 def test_matmul_pooling_equals_einsum():
     x = np.random.default_rng(2).normal(size=(1, 61, 47, 3)).astype("float32")
-    rows = resize_module._pooling_matrix(61, 6, "float32")
-    cols = resize_module._pooling_matrix(47, 6, "float32")
+    rows = interpolation.pooling_matrix(61, 6, "float32")
+    cols = interpolation.pooling_matrix(47, 6, "float32")
     assert_relative_close(
         resize_module.adaptive_average_pool(x, 6),
         straightforward_separable(x, rows, cols),
@@ -168,7 +170,7 @@ def test_matmul_pooling_equals_einsum():
 
 
 @pytest.mark.parametrize(
-    "name, algorithm",
+    "name, mode",
     [
         ("encnet_jpu", "winograd"),
         ("psp_jpu", "winograd"),
@@ -176,34 +178,47 @@ def test_matmul_pooling_equals_einsum():
         ("encnet", "winograd"),
         ("deeplabv3_jpu", "cropped"),
         ("deeplabv3", "cropped"),
+        ("psp_jpux", "auto"),
+        ("encnet_jpu", "portable"),
     ],
 )
-def test_whole_model_equals_straightforward_version(
-    name, algorithm, monkeypatch
-):
+def test_whole_model_equals_straightforward_version(name, mode):
     """Same weights, same input: the optimised graph, with every 3x3
-    convolution as Winograd or with cropped taps, vs one built from direct
-    convolutions, the plain dilated depthwise convolution, einsum resizes
-    and the JPU's BatchNorms applied on their own."""
+    convolution as Winograd or with cropped taps, vs the model under
+    `fast_paths("off")`: direct convolutions, the plain dilated depthwise
+    convolution, dense resizes, the JPU's BatchNorms applied on their own
+    and PSPNet's pyramid concatenated."""
     model = keras_fastfcn.build_model(
         name, "resnet18", 5, aux=True, base_width=16, neck_width=32
     )
     randomize_weights(model)
     x = np.random.default_rng(3).normal(size=(1, 96, 80, 3)).astype("float32")
-    with convolution_algorithm(algorithm):
+    with fast_paths(mode):
         fast = model(x, training=False)
-    monkeypatch.setattr(
-        separable_module, "dilated_depthwise_conv", straightforward_depthwise
-    )
-    monkeypatch.setattr(
-        resize_module, "_apply_separable", straightforward_separable
-    )
-    monkeypatch.setattr(  # BatchNorm then pointwise conv, not folded
-        separable_module.SeparableConvNorm,
-        "_norm_is_affine",
-        lambda self, training: False,
-    )
-    with convolution_algorithm("direct"):
+    with fast_paths("off"):
         slow = model(x, training=False)
     for key in fast:
         assert_relative_close(fast[key], slow[key])
+
+
+def test_off_runs_no_rewrite(monkeypatch):
+    """Under `fast_paths("off")` no rewrite function is ever entered."""
+    from keras_fastfcn.fast import conv
+    from keras_fastfcn.fast import rewrites
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a rewrite ran under fast_paths('off')")
+
+    for name in ("banded_separable", "separable_conv_norm", "pyramid_fusion"):
+        monkeypatch.setattr(rewrites, name, forbidden)
+    monkeypatch.setattr(conv, "winograd_conv3x3", forbidden)
+    monkeypatch.setattr(conv, "cropped_tap_conv", forbidden)
+    x = np.random.default_rng(5).normal(size=(1, 64, 64, 3)).astype("f4")
+    for name in ("encnet_jpu", "psp_jpux", "deeplabv3_fpn"):
+        with fast_paths("off"):  # building traces the layers too
+            model = keras_fastfcn.build_model(
+                name, "resnet18", 3, base_width=8, neck_width=16
+            )
+            assert model(x, training=False).shape == (1, 64, 64, 3)
+    with pytest.raises(AssertionError, match="a rewrite ran"):
+        model(x, training=False)  # "auto": the banded resize runs

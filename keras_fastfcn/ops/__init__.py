@@ -1,0 +1,1 @@
+"""Backend-neutral tensor math shared by the layers and the fast paths."""
