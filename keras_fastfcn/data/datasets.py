@@ -537,6 +537,19 @@ def list_datasets() -> list[str]:
     return sorted(_DATASETS)
 
 
+def dataset_argument(text: str) -> str:
+    """argparse ``type`` of ``--dataset``: a `list_datasets()` name or
+    ``tfds:BUILDER``."""
+    import argparse
+
+    if text in _DATASETS or text.startswith(TFDS_PREFIX):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown dataset {text!r}; valid: {', '.join(list_datasets())}, "
+        "or tfds:<builder> (e.g. tfds:oxford_iiit_pet)"
+    )
+
+
 def get_dataset_spec(name: str) -> DatasetSpec:
     """Classes, palette and label mapping of a dataset, without its files.
 

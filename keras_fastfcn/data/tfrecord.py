@@ -165,6 +165,11 @@ def write_tfrecords(
         tf.errors.InvalidArgumentError: A bad file (the message names it);
             nothing is left under the final shard names.
     """
+    if spec.tfds_source is not None:
+        raise ValueError(
+            f"{spec!r} is read from its TFDS TFRecord shards already; train "
+            f"on it directly with --dataset {spec.name}."
+        )
     if spec.records:
         raise ValueError(f"{spec!r} is already a TFRecord dataset.")
     if not isinstance(num_shards, int) or num_shards < 1:

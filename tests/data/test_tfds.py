@@ -192,6 +192,31 @@ def test_pet_mask_value_outside_the_trimap_is_an_error(tmp_path):
     assert "largest: 4" in message and "1..3, 255" in message
 
 
+def test_validate_reports_each_bad_example(tmp_path, capsys):
+    from keras_fastfcn.data import load_dataset
+    from keras_fastfcn.data import validate_dataset
+    from keras_fastfcn.data.tfrecord import write_tfrecords
+    from keras_fastfcn.data.validate import main
+    from tests.data import tfds_fakes as fakes
+
+    bad = pet_trimap(1)
+    bad[3, 3] = 0  # not a trimap value
+    examples = [fakes.pet_example(i, pet_trimap(i)) for i in range(3)]
+    examples.append(fakes.pet_example(3, bad))
+    fakes.prepare_fake("oxford_iiit_pet", tmp_path, {"train": examples})
+    spec = load_dataset(PET, tmp_path, "train")
+    problems = validate_dataset(spec, progress=False)
+    assert len(problems) == 1
+    assert problems[0].path.startswith(f"{PET}/train[")
+    assert problems[0].problem.startswith(
+        f"label file {PET}/train:pet_3.jpg: 1 pixels have raw values"
+    )
+    assert main(["--dataset", PET, "--data-dir", str(tmp_path)]) == 1
+    assert "1 problems in 4 pairs." in capsys.readouterr().out
+    with pytest.raises(ValueError, match="train on it directly"):
+        write_tfrecords(spec, str(tmp_path / "out"), 2)
+
+
 @pytest.mark.parametrize("name", [PET, CITY, COCO])
 def test_training_order_is_deterministic_and_resumes_exactly(tfds_dir, name):
     from keras_fastfcn.data import load_dataset
@@ -303,6 +328,19 @@ def test_train_command_on_oxford_pets(tfds_dir, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"] == PET
     assert (out / "checkpoints" / "last.keras").is_file()
+    # the evaluation command takes the same --dataset
+    from keras_fastfcn.evaluate import main as evaluate
+
+    results = evaluate(
+        [
+            "--model-file", str(out / "checkpoints" / "last.keras"),
+            "--dataset", PET, "--data-dir", str(tfds_dir),
+            "--base-size", "32", "--crop-size", "32",
+            "--num-visualizations", "0",
+            "--output-dir", str(tmp_path / "evaluation"),
+        ]
+    )  # fmt: skip
+    assert results["images"] == 2 and 0.0 <= results["mean_iou"] <= 1.0
 
 
 @pytest.mark.parametrize(
