@@ -166,7 +166,7 @@ def format_results(results: dict) -> str:
 
 def parse_args(argv=None) -> argparse.Namespace:
     from keras_fastfcn.config import DATA_FORMATS
-    from keras_fastfcn.data import list_datasets
+    from keras_fastfcn.data.datasets import dataset_argument
     from keras_fastfcn.models.loading import add_model_arguments
 
     parser = argparse.ArgumentParser(
@@ -174,7 +174,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="pixAcc / mIoU of a segmentation model on a dataset.",
     )
     add_model_arguments(parser)
-    parser.add_argument("--dataset", required=True, choices=list_datasets())
+    parser.add_argument("--dataset", required=True, type=dataset_argument)
     parser.add_argument("--data-dir")
     parser.add_argument(
         "--data-format",

@@ -3,6 +3,7 @@
     spec = load_dataset("ade20k", "/data", split="train")
     train = make_train_dataset(spec, batch_size=16)  # (images, labels)
     val = make_eval_dataset(load_dataset("ade20k", "/data", "val"))
+    pets = load_dataset("tfds:oxford_iiit_pet")  # TFDS builder (tfds_source)
 
 `DatasetSpec` carries ``num_classes``, ``class_names``, ``palette``,
 ``ignore_label`` (255) and the file pairs; `get_dataset_spec(name)` gives

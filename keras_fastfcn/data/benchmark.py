@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from keras_fastfcn.data.cli_options import add_folder_arguments
 from keras_fastfcn.data.cli_options import folder_options
-from keras_fastfcn.data.datasets import list_datasets
+from keras_fastfcn.data.datasets import dataset_argument
 from keras_fastfcn.data.datasets import load_dataset
 from keras_fastfcn.data.pipeline import make_train_dataset
 
@@ -73,7 +73,7 @@ def measure_throughput(
 def main(argv: list[str] | None = None) -> int:
     """CLI: prints the training pipeline's images/s."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="sample", choices=list_datasets())
+    parser.add_argument("--dataset", default="sample", type=dataset_argument)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--split", default="train")
     parser.add_argument("--batch-size", type=int, default=8)

@@ -521,15 +521,33 @@ _TFDS_REFUSALS = {
         "data_dir=<folder containing ADEChallengeData2016>)."
     ),
     "pascal_voc": (
-        "pascal_voc: TFDS 'voc' has no segmentation masks. Download VOC2012 "
-        "(and SBD for train_aug) and pass data_dir."
+        "pascal_voc: TFDS 'voc' has no segmentation masks (boxes only). "
+        "Download VOC2012 (and SBD for train_aug) and pass data_dir."
     ),
 }
+
+
+_TFDS_BUILDERS = {"cityscapes": "cityscapes/semantic_segmentation"}
+"""Datasets with a TFDS builder of the same labels (``source="tfds"``)."""
+TFDS_PREFIX = "tfds:"
 
 
 def list_datasets() -> list[str]:
     """Returns the names accepted by `load_dataset`."""
     return sorted(_DATASETS)
+
+
+def dataset_argument(text: str) -> str:
+    """argparse ``type`` of ``--dataset``: a `list_datasets()` name or
+    ``tfds:BUILDER``."""
+    import argparse
+
+    if text in _DATASETS or text.startswith(TFDS_PREFIX):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown dataset {text!r}; valid: {', '.join(list_datasets())}, "
+        "or tfds:<builder> (e.g. tfds:oxford_iiit_pet)"
+    )
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
@@ -546,6 +564,10 @@ def get_dataset_spec(name: str) -> DatasetSpec:
         ValueError: Unknown name, or ``folder`` (its classes are given to
             `load_dataset`).
     """
+    if name.startswith(TFDS_PREFIX):
+        from keras_fastfcn.data.tfds_source import tfds_classes
+
+        return tfds_classes(name)
     if name == "folder":
         raise ValueError(
             "folder: the classes are yours; pass num_classes (and "
@@ -573,12 +595,17 @@ def load_dataset(
     Args:
         name: One of `list_datasets()`: ``ade20k``, ``pascal_context``,
             ``pascal_voc``, ``cityscapes``, ``camvid``, ``folder``,
-            ``sample``.
+            ``sample``; or ``tfds:BUILDER[/CONFIG]`` with a TFDS recipe,
+            e.g. ``tfds:oxford_iiit_pet``.
         data_dir: Folder the dataset was downloaded to (None for
             ``sample``).
         split: Split name, e.g. ``"train"`` or ``"val"``.
-        source: ``"files"``; ``"tfds"`` is refused with an explanation
-            (TFDS has no equivalent of these semantic labels).
+        source: ``"files"``, or ``"tfds"``: ``cityscapes`` is read from
+            TFDS ``cityscapes/semantic_segmentation``; the other names are
+            refused with an explanation (TFDS has no equivalent of their
+            semantic labels). ``name="tfds:BUILDER"`` always reads TFDS
+            (`keras_fastfcn.data.tfds_source.load_tfds`: ``data_dir`` is the
+            TFDS data folder; options ``download``, ``recipe``).
         data_format: ``"files"`` (the downloaded layout) or ``"tfrecord"``:
             ``data_dir`` is a folder written by ``python -m
             keras_fastfcn.data.to_tfrecord`` (local or ``gs://``); its
@@ -592,21 +619,30 @@ def load_dataset(
         ValueError: Unknown name, split, option or source.
         FileNotFoundError: A folder or file of the layout is missing.
     """
-    if name not in _DATASETS:
+    if source == "tfds" and not name.startswith(TFDS_PREFIX):
+        if name in _TFDS_BUILDERS:
+            name = TFDS_PREFIX + _TFDS_BUILDERS[name]
+        else:
+            raise ValueError(
+                _TFDS_REFUSALS.get(
+                    name,
+                    f"{name}: no TFDS source is supported; pass data_dir "
+                    "with the downloaded files.",
+                )
+            )
+    elif source not in ("files", "tfds"):
+        raise ValueError(f"Unknown source {source!r}; use 'files' or 'tfds'.")
+    is_tfds = name.startswith(TFDS_PREFIX)
+    if name not in _DATASETS and not is_tfds:
         raise ValueError(
             f"Unknown dataset {name!r}; valid names: "
-            f"{', '.join(list_datasets())}."
+            f"{', '.join(list_datasets())}, or tfds:<builder> (built-in "
+            "recipes: keras_fastfcn.data.tfds_source.RECIPES)."
         )
-    if source == "tfds":
-        raise ValueError(
-            _TFDS_REFUSALS.get(
-                name,
-                f"{name}: no TFDS source is supported; pass data_dir with "
-                f"the downloaded files.",
-            )
-        )
-    if source != "files":
-        raise ValueError(f"Unknown source {source!r}; use 'files'.")
+    if is_tfds and data_format == "files":
+        from keras_fastfcn.data.tfds_source import load_tfds
+
+        return load_tfds(name, data_dir, split, **kwargs)
     if data_format == "tfrecord":
         if data_dir is None:
             raise ValueError(

@@ -272,28 +272,39 @@ def make_example_decoder(
         image = decode_image(image_bytes, image_name)
         raw = decode_label_values(label_bytes, label_name, color_codes)
         label = map_label_values(raw, label_name, spec)
-        image_size = tf.shape(image)[:2]
-        label_size = tf.shape(label)
-        label = _checked(
-            label,
-            tf.reduce_all(tf.equal(image_size, label_size)),
-            "image ",
-            image_name,
-            " is ",
-            image_size[0],
-            "x",
-            image_size[1],
-            " (HxW) but its label ",
-            label_name,
-            " is ",
-            label_size[0],
-            "x",
-            label_size[1],
-            "; an image and its label must have the same size",
-        )
-        return image, label
+        return image, check_same_size(image, label, image_name, label_name)
 
     return decode
+
+
+def check_same_size(
+    image: tf.Tensor,
+    label: tf.Tensor,
+    image_name: tf.Tensor,
+    label_name: tf.Tensor,
+) -> tf.Tensor:
+    """Returns ``label`` (``(height, width)``) after asserting that it has
+    the size of ``image`` (``(height, width, 3)``); the names appear in the
+    message."""
+    image_size = tf.shape(image)[:2]
+    label_size = tf.shape(label)
+    return _checked(
+        label,
+        tf.reduce_all(tf.equal(image_size, label_size)),
+        "image ",
+        image_name,
+        " is ",
+        image_size[0],
+        "x",
+        image_size[1],
+        " (HxW) but its label ",
+        label_name,
+        " is ",
+        label_size[0],
+        "x",
+        label_size[1],
+        "; an image and its label must have the same size",
+    )
 
 
 def make_example_loader(

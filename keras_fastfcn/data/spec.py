@@ -1,6 +1,7 @@
 """`DatasetSpec`: everything the pipeline needs to know about one split."""
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,9 @@ class DatasetSpec:
             `keras_fastfcn.data.tfrecord.write_tfrecords`); empty when the
             examples are read from ``pairs``. With records, ``pairs`` holds
             the original file names in record order (for messages only).
+        tfds_source: A `keras_fastfcn.data.tfds_source.TfdsSource` when
+            ``records`` are the shards of a TFDS builder (parsed with its
+            feature spec); ``pairs`` then name the examples by position.
     """
 
     name: str
@@ -45,6 +49,7 @@ class DatasetSpec:
     root: str = ""
     label_color_codes: np.ndarray | None = None
     records: tuple[str, ...] = ()
+    tfds_source: Any = None
 
     def __post_init__(self):
         if not 0 < self.num_classes <= 255:

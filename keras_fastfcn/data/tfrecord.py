@@ -165,6 +165,11 @@ def write_tfrecords(
         tf.errors.InvalidArgumentError: A bad file (the message names it);
             nothing is left under the final shard names.
     """
+    if spec.tfds_source is not None:
+        raise ValueError(
+            f"{spec!r} is read from its TFDS TFRecord shards already; train "
+            f"on it directly with --dataset {spec.name}."
+        )
     if spec.records:
         raise ValueError(f"{spec!r} is already a TFRecord dataset.")
     if not isinstance(num_shards, int) or num_shards < 1:
@@ -342,7 +347,11 @@ def make_record_decoder(
 ) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]:
     """Returns ``decode(serialized) -> (image, label, image_name)``:
     uint8 ``(height, width, 3)``, int32 ``(height, width)`` train ids,
-    scalar string. The decoded size is checked against the stored one."""
+    scalar string. The decoded size is checked against the stored one.
+    TFDS shards (``spec.tfds_source``) are parsed with the builder's
+    feature spec instead."""
+    if spec.tfds_source is not None:
+        return spec.tfds_source.record_decoder(spec)
     decode_pair = make_example_decoder(spec)
 
     def decode(serialized):

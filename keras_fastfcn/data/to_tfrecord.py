@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_fastfcn.data.cli_options import add_folder_arguments  # noqa: E402
 from keras_fastfcn.data.cli_options import folder_options  # noqa: E402
-from keras_fastfcn.data.datasets import list_datasets  # noqa: E402
+from keras_fastfcn.data.datasets import dataset_argument  # noqa: E402
 from keras_fastfcn.data.datasets import load_dataset  # noqa: E402
 from keras_fastfcn.data.tfrecord import write_tfrecords  # noqa: E402
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dataset", required=True, choices=list_datasets())
+    parser.add_argument("--dataset", required=True, type=dataset_argument)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from keras_fastfcn.data.cli_options import add_folder_arguments
 from keras_fastfcn.data.cli_options import folder_options
-from keras_fastfcn.data.datasets import list_datasets
+from keras_fastfcn.data.datasets import dataset_argument
 from keras_fastfcn.data.datasets import load_dataset
 from keras_fastfcn.data.validation import validate_dataset
 
@@ -17,7 +17,7 @@ from keras_fastfcn.data.validation import validate_dataset
 def main(argv: list[str] | None = None) -> int:
     """CLI: prints every problem; exit status 1 when there are any."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True, choices=list_datasets())
+    parser.add_argument("--dataset", required=True, type=dataset_argument)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--split", default="train")
     parser.add_argument("--max-files", type=int, default=None)

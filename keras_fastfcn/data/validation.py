@@ -135,7 +135,9 @@ def validate_dataset(
 
     Checks that each image decodes completely, each label is a
     single-channel (or, for datasets with a colour table, colour) PNG whose
-    raw values the dataset defines, and both have the same size.
+    raw values the dataset defines, and both have the same size. TFRecord
+    and TFDS splits (``spec.records``) are checked by decoding every
+    example with the pipeline's decoder instead.
 
     Args:
         spec: The split to check.
@@ -146,6 +148,8 @@ def validate_dataset(
     Returns:
         The problems, in file order (empty when the split is clean).
     """
+    if spec.records:
+        return _validate_records(spec, max_files, progress)
     pairs = spec.pairs if max_files is None else spec.pairs[:max_files]
     with ThreadPoolExecutor(max_workers=num_threads) as pool:
         results = pool.map(lambda pair: check_pair(spec, *pair), pairs)
@@ -157,6 +161,41 @@ def validate_dataset(
             disable=not progress,
         )
         return [problem for result in results for problem in result]
+
+
+def _validate_records(
+    spec: DatasetSpec, max_files: int | None, progress: bool
+) -> list[FileProblem]:
+    """Decodes every record (TFRecord or TFDS shards) with the pipeline's
+    own decoder; one problem per example that fails, named by its position
+    (``spec.pairs``) and described by the decoder's message."""
+    import tensorflow as tf
+
+    from keras_fastfcn.data.tfrecord import make_record_decoder
+
+    decode = make_record_decoder(spec)
+    count = len(spec) if max_files is None else min(max_files, len(spec))
+    records = tf.data.TFRecordDataset(list(spec.records)).take(count)
+    problems = []
+    for index, record in enumerate(
+        tqdm(
+            records,
+            total=count,
+            desc=f"Checking {spec.name}/{spec.split}",
+            unit="example",
+            disable=not progress,
+        )
+    ):
+        try:
+            decode(record)
+        except tf.errors.InvalidArgumentError as error:
+            message = error.message.strip()
+            # the assertion's own text, without TensorFlow's preamble
+            _, found, data = message.partition("Summarized data: b")
+            if found:
+                message = data.strip("'\"")
+            problems.append(FileProblem(spec.pairs[index][0], message))
+    return problems
 
 
 def check_dataset(
