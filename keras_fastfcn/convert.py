@@ -26,6 +26,8 @@ from typing import Sequence
 
 from keras_fastfcn.models.segmenter import HEADS
 from keras_fastfcn.weights.checkpoint import CheckpointError
+from keras_fastfcn.weights.checkpoint import integrity_note
+from keras_fastfcn.weights.conversion import build_model_call
 from keras_fastfcn.weights.conversion import convert_checkpoint
 from keras_fastfcn.weights.transfer import WeightMismatchError
 
@@ -107,11 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if not args.quiet:
         print(report.summary())
-        print(
-            f"Wrote {args.out}: build_model({model.name!r}, "
-            f"'resnet{model.backbone.depth}', {model.num_classes}, "
-            f"aux={model.aux}, se_loss={model.se_loss})"
-        )
+        print(f"Checked {args.source}: {integrity_note(args.source)}")
+        print(f"Wrote {args.out}: {build_model_call(model)}")
     return 0
 
 
