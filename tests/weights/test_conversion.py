@@ -193,7 +193,10 @@ def test_cli_refuses_a_corrupt_checkpoint_and_writes_nothing(
     assert convert.main([str(checkpoint), "--out", str(out)]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error
-    assert error.startswith(f"error: Corrupt checkpoint {checkpoint}: CRC ")
+    assert error.startswith(
+        "python -m keras_fastfcn.convert: error: Corrupt checkpoint "
+        f"{checkpoint}: CRC "
+    )
     assert "mismatch in member fcn_jpu.pth/data/" in error
     assert error.endswith("; re-download it.")
     assert sorted(tmp_path.iterdir()) == before  # no output, no temp files
