@@ -506,7 +506,7 @@ def _resize_scores(scores: np.ndarray, height: int, width: int) -> np.ndarray:
     h, w = scores.shape[:2]
     if (h, w) == (height, width):
         return scores[None]
-    with np.errstate(invalid="ignore"):  # inf scores: reported by callers
+    with np.errstate(invalid="ignore"):  # inf scores (official exp maps)
         low, high, frac = interpolation_weights(h, height, True)
         frac = frac[:, None, None]
         scores = scores[low] * (1.0 - frac) + scores[high] * frac
