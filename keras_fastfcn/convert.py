@@ -25,10 +25,15 @@ from pathlib import Path
 from typing import Sequence
 
 from keras_fastfcn.models.segmenter import HEADS
-from keras_fastfcn.weights.checkpoint import CheckpointError
+from keras_fastfcn.utils.cli import OneLineArgumentParser
+from keras_fastfcn.utils.cli import UserError
+from keras_fastfcn.utils.cli import run_cli
+from keras_fastfcn.weights.checkpoint import integrity_note
+from keras_fastfcn.weights.conversion import build_model_call
 from keras_fastfcn.weights.conversion import convert_checkpoint
-from keras_fastfcn.weights.transfer import WeightMismatchError
+from keras_fastfcn.weights.saving import output_kind
 
+PROG = "python -m keras_fastfcn.convert"
 OFFICIAL_BACKBONES = ("resnet50", "resnet101", "resnet152")
 # Official `jpu=None` (dilated baseline), `JPU`, `JPU_X`.
 OFFICIAL_SUFFIXES = ("", "_jpu", "_jpux")
@@ -40,8 +45,8 @@ def official_model_names() -> list[str]:
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m keras_fastfcn.convert",
+    parser = OneLineArgumentParser(
+        prog=PROG,
         description="Convert an official FastFCN PyTorch checkpoint to "
         "Keras (.weights.h5 or .keras).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -83,36 +88,49 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_arguments(argv)
-    try:
-        model, report = convert_checkpoint(
-            args.source,
-            args.out,
-            args.model,
-            args.backbone,
-            args.num_classes,
-            aux=args.aux,
-            se_loss=args.se_loss,
-            progress=not args.quiet,
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse a missing checkpoint, a bad output name or a bad class count
+    before anything is read or built."""
+    if not args.source.is_file():
+        raise FileNotFoundError(f"Checkpoint {args.source} does not exist.")
+    output_kind(args.out)  # ValueError naming the two accepted suffixes
+    if args.out.is_dir():
+        raise IsADirectoryError(
+            f"--out {args.out} is a directory; name the output file "
+            "(*.weights.h5 or *.keras)."
         )
-    except (
-        CheckpointError,
-        WeightMismatchError,
-        ValueError,
-        FileNotFoundError,
-        ModuleNotFoundError,
-    ) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if args.num_classes is not None and args.num_classes < 1:
+        raise UserError(
+            f"--num-classes must be a positive integer, got {args.num_classes}."
+        )
+
+
+def convert(argv: Sequence[str] | None = None) -> int:
+    """Run the conversion the command line describes (errors raise)."""
+    args = parse_arguments(argv)
+    check_arguments(args)
+    model, report = convert_checkpoint(
+        args.source,
+        args.out,
+        args.model,
+        args.backbone,
+        args.num_classes,
+        aux=args.aux,
+        se_loss=args.se_loss,
+        progress=not args.quiet,
+    )
     if not args.quiet:
         print(report.summary())
-        print(
-            f"Wrote {args.out}: build_model({model.name!r}, "
-            f"'resnet{model.backbone.depth}', {model.num_classes}, "
-            f"aux={model.aux}, se_loss={model.se_loss})"
-        )
+        print(f"Checked {args.source}: {integrity_note(args.source)}")
+        print(f"Wrote {args.out}: {build_model_call(model)}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`convert` with one-line errors: 0 on success, 2 after a user error
+    (bad option, unreadable or corrupt checkpoint, architecture mismatch),
+    with nothing written."""
+    return run_cli(convert, PROG, argv)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from keras_fastfcn.metrics import format_iou_table
 from keras_fastfcn.metrics import plot_confusion_matrix
 from keras_fastfcn.utils.files import atomic_write_text
 
+PROG = "python -m keras_fastfcn.evaluate"
+
 
 def denormalize(image: np.ndarray) -> np.ndarray:
     """ImageNet-normalised float `(h, w, 3)` -> uint8 RGB `(h, w, 3)`."""
@@ -168,9 +170,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     from keras_fastfcn.config import DATA_FORMATS
     from keras_fastfcn.data.datasets import dataset_argument
     from keras_fastfcn.models.loading import add_model_arguments
+    from keras_fastfcn.utils.cli import OneLineArgumentParser
 
-    parser = argparse.ArgumentParser(
-        prog="python -m keras_fastfcn.evaluate",
+    parser = OneLineArgumentParser(
+        prog=PROG,
         description="pixAcc / mIoU of a segmentation model on a dataset.",
     )
     add_model_arguments(parser)
@@ -193,11 +196,43 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad sizes, missing model files and an `--output-dir` that is
+    a file before the dataset or the model is loaded."""
+    from keras_fastfcn.utils.cli import UserError
+    from keras_fastfcn.utils.cli import check_model_arguments
+
+    check_model_arguments(args)
+    for option in ("base_size", "crop_size", "max_images"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise UserError(
+                f"--{option.replace('_', '-')} must be a positive integer, "
+                f"got {value}."
+            )
+    if args.num_visualizations < 0:
+        raise UserError(
+            f"--num-visualizations must be >= 0, got {args.num_visualizations}."
+        )
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise FileExistsError(
+            f"--output-dir {output_dir} is an existing file; pass a "
+            "directory for metrics.json and the pictures."
+        )
+    local = args.data_dir is not None and "://" not in args.data_dir
+    if local and not Path(args.data_dir).is_dir():
+        raise FileNotFoundError(
+            f"--data-dir {args.data_dir} is not a directory."
+        )
+
+
 def main(argv=None) -> dict:
     from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
 
     configure_tensorflow_runtime()
     args = parse_args(argv)
+    check_arguments(args)
     from keras_fastfcn.data import load_dataset
     from keras_fastfcn.models.loading import model_from_arguments
 
@@ -229,4 +264,8 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from keras_fastfcn.utils.cli import run_cli
+
+    sys.exit(run_cli(main, PROG))

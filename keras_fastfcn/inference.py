@@ -25,15 +25,22 @@ Official behaviour reproduced here:
   sums)`, not of probabilities; `fusion="softmax"` sums softmax
   probabilities instead (each pass separately, flip included).
 
-All functions return NumPy arrays. `exp` scores are computed, averaged and
-resized in float64 (the official float32 overflows for logit sums above
-~88, which untrained and very confident models reach); the image resize
-uses `keras_fastfcn.layers.resize_bilinear`.
+All functions return NumPy arrays. The multi-scale `exp` fusion never
+overflows: every score map is kept as `mantissa * exp(log_scale)` with a
+per-pixel `log_scale` (the running maximum of the logit sums), so windows,
+resizes and scales are summed in log-sum-exp form (the official float32
+overflows for logit sums above ~88, plain float64 above ~709, which
+untrained and very confident models reach). It returns the fused class
+probabilities (the official exp sum divided by its per-pixel total), whose
+arg-max is the official one. The image resize uses
+`keras_fastfcn.layers.resize_bilinear`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Iterator
 from typing import Sequence
 
 import keras
@@ -96,25 +103,107 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+@dataclasses.dataclass
+class ExpScores:
+    """Non-negative scores `mantissa * exp(log_scale)` that cannot overflow.
+
+    The official multi-scale fusion sums `exp(logit sums)`, which overflows
+    float64 for sums above ~709. Here every pixel carries its own
+    `log_scale`, and sums are formed in log-sum-exp form: the terms are
+    rescaled to the largest (weighted) scale before they are added, and the
+    result is renormalised so that its largest class mantissa is 1.
+
+    Attributes:
+        mantissa: float64 `(batch, height, width, classes)`, largest class
+            `1` at every pixel (after `normalized`).
+        log_scale: float64 `(batch, height, width, 1)`.
+    """
+
+    mantissa: np.ndarray
+    log_scale: np.ndarray
+
+    @classmethod
+    def from_logits(cls, logits: np.ndarray) -> "ExpScores":
+        """`exp(logits)` of `(..., classes)` logits, stably."""
+        logits = np.asarray(logits, np.float64)
+        if not np.all(np.isfinite(logits)):
+            raise ValueError(
+                "The model returned NaN or infinite logits; check its "
+                "weights (a diverged training run) and inputs."
+            )
+        shift = logits.max(axis=-1, keepdims=True)
+        return cls(np.exp(logits - shift), shift)
+
+    def values(self) -> np.ndarray:
+        """The plain float64 scores (`inf` where they exceed float64)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.mantissa * np.exp(self.log_scale)
+
+    def probabilities(self) -> np.ndarray:
+        """Scores divided by their per-pixel sum over classes (float64)."""
+        return self.mantissa / self.mantissa.sum(axis=-1, keepdims=True)
+
+    def normalized(self) -> "ExpScores":
+        """The same scores with the largest class mantissa 1 per pixel
+        (pixels that are all zero keep their mantissa and scale)."""
+        peak = self.mantissa.max(axis=-1, keepdims=True)
+        safe = np.where(peak > 0, peak, 1.0)
+        return ExpScores(self.mantissa / safe, self.log_scale + np.log(safe))
+
+
+def _weighted_log(log_scale: np.ndarray, weight) -> np.ndarray:
+    """`log_scale + log(weight)`, `-inf` where `weight` is 0."""
+    with np.errstate(divide="ignore"):
+        return log_scale + np.log(weight)
+
+
+def _rescale(log_scale: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """`exp(log_scale - target)`, 0 where `log_scale` is `-inf`."""
+    with np.errstate(invalid="ignore"):
+        factor = np.exp(log_scale - target)
+    return np.where(np.isneginf(log_scale), 0.0, factor)
+
+
+def weighted_exp_sum(terms) -> ExpScores:
+    """`sum(weight * scores)` of `(weight, ExpScores)` pairs in log-sum-exp
+    form. Weights are non-negative scalars or arrays broadcasting against
+    `log_scale` (e.g. `(batch, height, width, 1)` bilinear weights)."""
+    terms = [(_weighted_log(t.log_scale, w), t.mantissa) for w, t in terms]
+    top = terms[0][0]
+    for log_scale, _ in terms[1:]:
+        top = np.maximum(top, log_scale)
+    top = np.where(np.isneginf(top), 0.0, top)  # all weights 0: sum is 0
+    mantissa = sum(m * _rescale(s, top) for s, m in terms)
+    return ExpScores(mantissa, top).normalized()
+
+
+def _forward_exp(model, images: np.ndarray, flip: bool) -> ExpScores:
+    """`exp(logits [+ flipped logits])` (the official `module_inference`)
+    as `ExpScores`."""
+    passes = [_logits(model, images)]
+    if flip:
+        mirrored = _logits(model, np.ascontiguousarray(images[:, :, ::-1]))
+        passes.append(mirrored[:, :, ::-1])
+    return ExpScores.from_logits(sum(passes))
+
+
 def _forward(model, images: np.ndarray, flip: bool, output: str):
     """Outputs of one pass (+ the mirrored pass when `flip`).
 
     `"logits"`: logits [+ flipped logits] (float32); `"exp"`: float64 exp of
-    that sum (the official `module_inference`); `"softmax"`: softmax of each
-    pass, summed (float32).
+    that sum (the official `module_inference`; `inf` beyond float64, see
+    `ExpScores` for the form that does not overflow); `"softmax"`: softmax
+    of each pass, summed (float32).
     """
+    if output == "exp":
+        return _forward_exp(model, images, flip).values()
     passes = [_logits(model, images)]
     if flip:
         mirrored = _logits(model, np.ascontiguousarray(images[:, :, ::-1]))
         passes.append(mirrored[:, :, ::-1])
     if output == "softmax":
         return sum(_softmax(p) for p in passes)
-    total = sum(passes)
-    if output != "exp":
-        return total
-    # float64: exp(logit sums) stays finite up to sums of ~709 (float32: 88).
-    with np.errstate(over="ignore"):  # inf is reported after the fusion
-        return np.exp(total.astype(np.float64))
+    return sum(passes)
 
 
 def pad_image(
@@ -167,13 +256,33 @@ def predict_single_scale(
     """
     _check_output(output)
     image = _as_image(image)
+    padded = _pad_single(image, crop_size, size_divisor, pad_value)
+    height, width = image.shape[1:3]
+    return _forward(model, padded, flip, output)[:, :height, :width]
+
+
+def _pad_single(image, crop_size, size_divisor, pad_value) -> np.ndarray:
+    """Pad to at least `crop_size` and to a multiple of `size_divisor`."""
     _, height, width, _ = image.shape
     target_h = max(height, crop_size or 0)
     target_w = max(width, crop_size or 0)
     target_h = -(-target_h // size_divisor) * size_divisor
     target_w = -(-target_w // size_divisor) * size_divisor
-    padded = pad_image(image, target_h, target_w, pad_value)
-    return _forward(model, padded, flip, output)[:, :height, :width]
+    return pad_image(image, target_h, target_w, pad_value)
+
+
+def _single_scale_exp(
+    model, image, crop_size, flip, pad_value, num_classes
+) -> ExpScores:
+    """`predict_single_scale(output="exp")` as `ExpScores`."""
+    height, width = image.shape[1:3]
+    padded = _pad_single(image, crop_size, 1, pad_value)
+    scores = _forward_exp(model, padded, flip)
+    _check_classes(scores.mantissa, num_classes)
+    return ExpScores(
+        scores.mantissa[:, :height, :width],
+        scores.log_scale[:, :height, :width],
+    )
 
 
 def sliding_window_grid(
@@ -266,16 +375,47 @@ def predict_sliding_window(
     """
     _check_output(output)
     image = _as_image(image)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    if output == "exp":
+        return _sliding_window_exp(
+            model,
+            image,
+            num_classes,
+            crop_size,
+            stride_ratio,
+            flip,
+            pad_value,
+            batch_size,
+        ).values()
     _, height, width, _ = image.shape
-    stride = int(crop_size * stride_ratio)
     padded = pad_image(image, crop_size, crop_size, pad_value)
     ph, pw = padded.shape[1:3]
+    total = np.zeros((1, ph, pw, num_classes), dtype=np.float32)
+    counts = np.zeros((1, ph, pw, 1), dtype=np.float32)
+    for chunk, crops in _window_batches(
+        padded, crop_size, stride_ratio, pad_value, batch_size
+    ):
+        scores = _forward(model, crops, flip, output)
+        _check_classes(scores, num_classes)
+        for index, (h0, h1, w0, w1) in enumerate(chunk):
+            total[0, h0:h1, w0:w1] += scores[index, : h1 - h0, : w1 - w0]
+            counts[0, h0:h1, w0:w1] += 1.0
+    return (total / counts)[:, :height, :width]
+
+
+def _window_batches(
+    padded: np.ndarray,
+    crop_size: int,
+    stride_ratio: float,
+    pad_value,
+    batch_size: int,
+) -> Iterator[tuple[list, np.ndarray]]:
+    """`(boxes, crops)` per model call: up to `batch_size` official window
+    boxes of `padded` and the windows `(n, crop_size, crop_size, 3)`."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    stride = int(crop_size * stride_ratio)
+    ph, pw = padded.shape[1:3]
     boxes = sliding_window_grid(ph, pw, crop_size, stride)
-    dtype = np.float64 if output == "exp" else np.float32
-    total = np.zeros((1, ph, pw, num_classes), dtype=dtype)
-    counts = np.zeros((1, ph, pw, 1), dtype=dtype)
     for start in range(0, len(boxes), batch_size):
         chunk = boxes[start : start + batch_size]
         crops = np.concatenate(
@@ -286,12 +426,58 @@ def predict_sliding_window(
                 for h0, h1, w0, w1 in chunk
             ]
         )
-        scores = _forward(model, crops, flip, output)
-        _check_classes(scores, num_classes)
+        yield chunk, crops
+
+
+def _sliding_window_exp(
+    model,
+    image: np.ndarray,
+    num_classes: int,
+    crop_size: int,
+    stride_ratio: float,
+    flip: bool,
+    pad_value,
+    batch_size: int,
+) -> ExpScores:
+    """`predict_sliding_window(output="exp")` as `ExpScores`: the windows'
+    `exp` scores are summed in log-sum-exp form and divided by the count
+    of windows at each pixel."""
+    _, height, width, _ = image.shape
+    padded = pad_image(image, crop_size, crop_size, pad_value)
+    ph, pw = padded.shape[1:3]
+    total = ExpScores(
+        np.zeros((1, ph, pw, num_classes)), np.full((1, ph, pw, 1), -np.inf)
+    )
+    counts = np.zeros((1, ph, pw, 1))
+    for chunk, crops in _window_batches(
+        padded, crop_size, stride_ratio, pad_value, batch_size
+    ):
+        scores = _forward_exp(model, crops, flip)
+        _check_classes(scores.mantissa, num_classes)
         for index, (h0, h1, w0, w1) in enumerate(chunk):
-            total[0, h0:h1, w0:w1] += scores[index, : h1 - h0, : w1 - w0]
-            counts[0, h0:h1, w0:w1] += 1.0
-    return (total / counts)[:, :height, :width]
+            area = (0, slice(h0, h1), slice(w0, w1))
+            window = (index, slice(0, h1 - h0), slice(0, w1 - w0))
+            summed = weighted_exp_sum(
+                [
+                    (
+                        1.0,
+                        ExpScores(total.mantissa[area], total.log_scale[area]),
+                    ),
+                    (
+                        1.0,
+                        ExpScores(
+                            scores.mantissa[window], scores.log_scale[window]
+                        ),
+                    ),
+                ]
+            )
+            total.mantissa[area] = summed.mantissa
+            total.log_scale[area] = summed.log_scale
+            counts[area] += 1.0
+    return ExpScores(
+        (total.mantissa / counts)[:, :height, :width],
+        total.log_scale[:, :height, :width],
+    ).normalized()
 
 
 def scaled_size(height: int, width: int, long_size: int) -> tuple[int, int]:
@@ -320,7 +506,7 @@ def _resize_scores(scores: np.ndarray, height: int, width: int) -> np.ndarray:
     h, w = scores.shape[:2]
     if (h, w) == (height, width):
         return scores[None]
-    with np.errstate(invalid="ignore"):  # inf scores: reported by callers
+    with np.errstate(invalid="ignore"):  # inf scores (official exp maps)
         low, high, frac = interpolation_weights(h, height, True)
         frac = frac[:, None, None]
         scores = scores[low] * (1.0 - frac) + scores[high] * frac
@@ -328,6 +514,39 @@ def _resize_scores(scores: np.ndarray, height: int, width: int) -> np.ndarray:
         frac = frac[None, :, None]
         scores = scores[:, low] * (1.0 - frac) + scores[:, high] * frac
     return scores[None]
+
+
+def _resize_exp(scores: ExpScores, height: int, width: int) -> ExpScores:
+    """`_resize_scores` of `ExpScores`: each output pixel is the weighted
+    sum of its two source rows, then of its two source columns, formed in
+    log-sum-exp form (weights of 0 take no part)."""
+    h, w = scores.mantissa.shape[1:3]
+    if (h, w) == (height, width):
+        return scores
+    low, high, frac = interpolation_weights(h, height, True)
+    frac = frac[None, :, None, None]
+    scores = weighted_exp_sum(
+        [
+            (1.0 - frac, _take(scores, 1, low)),
+            (frac, _take(scores, 1, high)),
+        ]
+    )
+    low, high, frac = interpolation_weights(w, width, True)
+    frac = frac[None, None, :, None]
+    return weighted_exp_sum(
+        [
+            (1.0 - frac, _take(scores, 2, low)),
+            (frac, _take(scores, 2, high)),
+        ]
+    )
+
+
+def _take(scores: ExpScores, axis: int, index: np.ndarray) -> ExpScores:
+    """Rows (`axis=1`) or columns (`axis=2`) `index` of `scores`."""
+    return ExpScores(
+        np.take(scores.mantissa, index, axis=axis),
+        np.take(scores.log_scale, index, axis=axis),
+    )
 
 
 def predict_multi_scale(
@@ -353,6 +572,12 @@ def predict_multi_scale(
     the softmax probabilities of both passes (`fusion="softmax"`); each
     scale's map is resized back to the image size and the maps are summed.
 
+    The `exp` sums are formed in log-sum-exp form (`ExpScores`), so they
+    never overflow, whatever the logits; the returned scores are the
+    official exp sums divided by their per-pixel total over classes (the
+    fused class probabilities), with the official arg-max wherever the
+    official float64 sum is finite.
+
     The official single-scale evaluation is `scales=(1.0,), flip=False`
     (long side resized to `base_size`, 480 windows).
 
@@ -371,7 +596,9 @@ def predict_multi_scale(
 
     Returns:
         `(scores, prediction)`: float64 `(1, height, width, num_classes)`
-        summed score maps and int32 `(1, height, width)` argmax classes.
+        scores (`"exp"`: the fused class probabilities, summing to 1 per
+        pixel; `"softmax"`: the summed probability maps, summing to the
+        number of passes) and int32 `(1, height, width)` argmax classes.
     """
     if fusion not in ("exp", "softmax"):
         raise ValueError(f"fusion must be 'exp' or 'softmax'; got {fusion!r}.")
@@ -380,10 +607,29 @@ def predict_multi_scale(
     image = _as_image(image)
     _, height, width, _ = image.shape
     scores = np.zeros((1, height, width, num_classes), dtype=np.float64)
+    exp_terms = []
     for scale in scales:
         long_size = int(math.ceil(base_size * scale))
         scaled_h, scaled_w = scaled_size(height, width, long_size)
         scaled = _resize_image(image, scaled_h, scaled_w)
+        if fusion == "exp":
+            if long_size <= crop_size:
+                outputs = _single_scale_exp(
+                    model, scaled, crop_size, flip, pad_value, num_classes
+                )
+            else:
+                outputs = _sliding_window_exp(
+                    model,
+                    scaled,
+                    num_classes,
+                    crop_size,
+                    stride_ratio,
+                    flip,
+                    pad_value,
+                    batch_size,
+                )
+            exp_terms.append((1.0, _resize_exp(outputs, height, width)))
+            continue
         if long_size <= crop_size:
             outputs = predict_single_scale(
                 model,
@@ -407,10 +653,7 @@ def predict_multi_scale(
                 batch_size=batch_size,
             )
         scores += _resize_scores(outputs, height, width)
-    if not np.all(np.isfinite(scores)):
-        raise ValueError(
-            "Multi-scale scores overflowed float64: exp fusion needs logit "
-            "sums below ~709. Use fusion='softmax' for this model."
-        )
+    if exp_terms:
+        scores = weighted_exp_sum(exp_terms).probabilities()
     prediction = np.argmax(scores, axis=-1).astype(np.int32)
     return scores, prediction

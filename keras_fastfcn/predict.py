@@ -35,12 +35,19 @@ from keras_fastfcn.export.serving import SERVING_DEFAULT
 from keras_fastfcn.export.serving import segment_batch
 from keras_fastfcn.models.loading import add_model_arguments
 from keras_fastfcn.models.loading import model_from_arguments
+from keras_fastfcn.utils.cli import OneLineArgumentParser
+from keras_fastfcn.utils.cli import UserError
+from keras_fastfcn.utils.cli import check_model_arguments
+from keras_fastfcn.utils.cli import one_line
+from keras_fastfcn.utils.cli import run_cli
 from keras_fastfcn.utils.files import atomic_write_bytes
 from keras_fastfcn.visualize import default_palette
 from keras_fastfcn.visualize import legend_image
 from keras_fastfcn.visualize import overlay
 from keras_fastfcn.visualize import save_class_map_png
 from keras_fastfcn.visualize import save_png
+
+PROG = "python -m keras_fastfcn.predict"
 
 
 class ImageSegmenter:
@@ -166,13 +173,25 @@ def predict_files(
     class_names: Sequence[str],
     palette: np.ndarray,
     alpha: float = 0.5,
-) -> None:
+) -> list[tuple[Path, str]]:
     """Write `*_classes.png`, `*_overlay.png`, `legend.png` and
-    `classes.json` for `files` into `out_dir`."""
+    `classes.json` for `files` into `out_dir`.
+
+    An input that cannot be read as an image is skipped; the others are
+    all written.
+
+    Returns:
+        `[(path, reason)]` of the skipped inputs, in input order.
+    """
     names = output_names(files)
     out_dir.mkdir(parents=True, exist_ok=True)
+    skipped = []
     for path, name in zip(tqdm(files, desc="predict", unit="image"), names):
-        image = read_image(path)
+        try:
+            image = read_image(path)
+        except ValueError as error:
+            skipped.append((path, one_line(error)))
+            continue
         class_map = segmenter(image)
         save_class_map_png(out_dir / f"{name}_classes.png", class_map, palette)
         save_png(
@@ -187,11 +206,12 @@ def predict_files(
     atomic_write_bytes(
         out_dir / "classes.json", json.dumps(classes, indent=1).encode()
     )
+    return skipped
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m keras_fastfcn.predict",
+    parser = OneLineArgumentParser(
+        prog=PROG,
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument(
@@ -245,12 +265,50 @@ def load_segmenter(args: argparse.Namespace) -> ImageSegmenter:
     return ImageSegmenter(model, ResizePolicy.from_string(args.size))
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad options before any model is loaded or built (one-line
+    `UserError` / `FileExistsError` / `FileNotFoundError`)."""
+    if args.out.exists() and not args.out.is_dir():
+        raise FileExistsError(
+            f"--out {args.out} is an existing file; pass a directory for "
+            "the class maps and overlays."
+        )
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UserError(f"--alpha must be in [0, 1], got {args.alpha}.")
+    if args.saved_model is not None:
+        if args.size is not None:
+            raise UserError(
+                "--size is fixed in a SavedModel at export; leave it out."
+            )
+    else:
+        ResizePolicy.from_string(args.size)  # ValueError if malformed
+        check_model_arguments(args)
+    if args.dataset and args.num_classes is not None and not args.model_file:
+        class_names, _ = dataset_classes(args.dataset)
+        if len(class_names) != args.num_classes:
+            raise UserError(
+                f"Dataset {args.dataset!r} has {len(class_names)} classes "
+                f"but --num-classes is {args.num_classes}."
+            )
+
+
+def report_skipped(skipped: Sequence[tuple[Path, str]]) -> None:
+    """List the inputs `predict_files` skipped, on stderr."""
+    print(f"Skipped {len(skipped)} unreadable input(s):", file=sys.stderr)
+    for path, reason in skipped:
+        print(f"  {path}: {reason}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns 0, or 1 if some inputs were skipped
+    (every readable input is still written)."""
     from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
 
     configure_tensorflow_runtime()
     args = parse_arguments(argv)
+    check_arguments(args)
     files = list_image_files(args.inputs)
+    output_names(files)  # clashing names: fail before the model is built
     segmenter = load_segmenter(args)
     if args.dataset:
         class_names, palette = dataset_classes(args.dataset)
@@ -262,13 +320,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         class_names = [f"class_{i}" for i in range(segmenter.num_classes)]
         palette = default_palette(segmenter.num_classes)
-    predict_files(segmenter, files, args.out, class_names, palette, args.alpha)
-    print(
-        f"Wrote {len(files)} class maps and overlays, legend.png and "
-        f"classes.json to {args.out}"
+    skipped = predict_files(
+        segmenter, files, args.out, class_names, palette, args.alpha
     )
+    print(
+        f"Wrote {len(files) - len(skipped)} class maps and overlays, "
+        f"legend.png and classes.json to {args.out}"
+    )
+    if skipped:
+        report_skipped(skipped)
+        return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, PROG))

@@ -165,7 +165,9 @@ def test_multi_scale_single_scale_no_flip_equals_single_scale(crop_size):
         flip=False,
     )
     logits = predict_single_scale(model, image, crop_size=crop_size)
-    np.testing.assert_allclose(scores, np.exp(logits), rtol=1e-5)
+    expected = np.exp(logits.astype(np.float64))
+    expected /= expected.sum(-1, keepdims=True)  # fused class probabilities
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
     np.testing.assert_array_equal(prediction, np.argmax(logits, -1))
     assert prediction.dtype == np.int32 and prediction.shape == (1, 40, 60)
 
@@ -203,6 +205,7 @@ def test_multi_scale_matches_independent_reference():
         logits = scaled @ kernel[0, 0] + bias
         # flip=True: logits + mirrored logits; per-pixel model -> 2 * logits
         expected += numpy_resize_align_corners(np.exp(2 * logits), 30, 45)
+    expected /= expected.sum(-1, keepdims=True)
     np.testing.assert_allclose(scores[0], expected, rtol=1e-4)
     np.testing.assert_array_equal(prediction[0], np.argmax(expected, -1))
 
@@ -277,22 +280,216 @@ def constant_model(values):
     return model
 
 
-def test_exp_fusion_beyond_float32_range():
-    # Logit sums of 2 * 60 = 120 overflow float32 exp (max ~88) but not the
-    # float64 fusion; the argmax stays right.
-    model = constant_model([60.0, 59.0, 0.0, -5.0])
+class ScaledWindowMeanModel(WindowMeanModel):
+    """`gain` * (`WindowMeanModel` logits + the pixel's own channels), so
+    that classes win in different places and overlapping windows differ."""
+
+    def __init__(self, gain):
+        super().__init__()
+        self.gain = gain
+
+    def __call__(self, images):
+        means = super().__call__(images).astype(np.float64)
+        pixels = np.concatenate([images, -images[..., :1]], axis=-1)
+        return (self.gain * (means + pixels)).astype(np.float32)
+
+
+def exact_resize(array, height, width, log=False):
+    """Align-corners bilinear resize of `(h, w, c)` with the exact source
+    positions of `interpolation_weights` (rounding of a position matters
+    when exp scores differ by e^500); `log`: of log values, by logaddexp."""
+    from keras_fastfcn.layers.resize import interpolation_weights
+
+    def mix(low, high, frac):
+        if not log:
+            return low * (1 - frac) + high * frac
+        with np.errstate(divide="ignore"):
+            return np.logaddexp(np.log(1 - frac) + low, np.log(frac) + high)
+
+    lo, hi, f = interpolation_weights(array.shape[0], height, True)
+    array = mix(array[lo], array[hi], f[:, None, None])
+    lo, hi, f = interpolation_weights(array.shape[1], width, True)
+    return mix(array[:, lo], array[:, hi], f[None, :, None])
+
+
+def plain_exp_fusion(model, image, scales, base_size, crop_size, dtype):
+    """The official fusion written out: per window `exp(logits + flipped
+    logits)` in `dtype`, windows averaged, maps resized back (bilinear,
+    align corners) and summed. float64 overflows beyond logit sums of ~709;
+    np.longdouble (x86: 80-bit) reaches ~11356."""
+    from keras_fastfcn.inference import _resize_image
+    from keras_fastfcn.inference import pad_image
+
+    height, width = image.shape[1:3]
+    total = np.zeros((height, width, NUM_CLASSES), dtype)
+    for scale in scales:
+        long_size = math.ceil(base_size * scale)
+        h, w = scaled_size(height, width, long_size)
+        scaled = pad_image(_resize_image(image, h, w), crop_size, crop_size)
+        ph, pw = scaled.shape[1:3]
+        boxes = sliding_window_grid(ph, pw, crop_size, int(crop_size * 2 / 3))
+        sums = np.zeros((ph, pw, NUM_CLASSES), dtype)
+        counts = np.zeros((ph, pw, 1), dtype)
+        for h0, h1, w0, w1 in boxes:
+            crop = pad_image(scaled[:, h0:h1, w0:w1], crop_size, crop_size)
+            logits = np.asarray(model(crop), np.float32)
+            mirrored = np.asarray(model(crop[:, :, ::-1]), np.float32)
+            logit_sum = (logits + mirrored[:, :, ::-1])[0, : h1 - h0, : w1 - w0]
+            with np.errstate(over="ignore"):
+                sums[h0:h1, w0:w1] += np.exp(logit_sum.astype(dtype))
+            counts[h0:h1, w0:w1] += 1
+        with np.errstate(invalid="ignore"):
+            total += exact_resize((sums / counts)[:h, :w], height, width)
+    return total
+
+
+# one padded pass (0.5), 2 x 3 windows (1.0), 3 x 4 windows (1.5)
+FUSION_SCALES = (0.5, 1.0, 1.5)
+
+
+def test_exp_fusion_equals_plain_float64_exp_sum():
+    model = ScaledWindowMeanModel(gain=3.0)
+    image = random_image(30, 50, seed=4)
     scores, prediction = predict_multi_scale(
-        model, random_image(8, 8), NUM_CLASSES, base_size=8, crop_size=8
+        model,
+        image,
+        NUM_CLASSES,
+        base_size=64,
+        crop_size=32,
+        scales=FUSION_SCALES,
     )
-    assert np.all(np.isfinite(scores)) and np.all(prediction == 0)
-    np.testing.assert_allclose(scores[0, 0, 0, :2], 6 * np.exp([120.0, 118.0]))
-    with pytest.raises(ValueError, match="overflowed"):
+    plain = plain_exp_fusion(model, image, FUSION_SCALES, 64, 32, np.float64)
+    assert np.all(np.isfinite(plain))
+    np.testing.assert_allclose(
+        scores[0], plain / plain.sum(-1, keepdims=True), rtol=1e-12
+    )
+    np.testing.assert_array_equal(prediction[0], plain.argmax(-1))
+    assert len(np.unique(prediction)) >= 2  # classes win in different places
+    assert scores.dtype == np.float64
+
+
+def test_exp_fusion_beyond_float64_equals_extended_precision_sum():
+    # Logit sums up to ~2000: plain float64 exp overflows, 80-bit does not.
+    if np.finfo(np.longdouble).maxexp < 16384:
+        pytest.skip("np.longdouble is not 80-bit extended precision here")
+    model = ScaledWindowMeanModel(gain=700.0)
+    image = random_image(30, 50, seed=4)
+    scores, prediction = predict_multi_scale(
+        model,
+        image,
+        NUM_CLASSES,
+        base_size=64,
+        crop_size=32,
+        scales=FUSION_SCALES,
+    )
+    assert not np.all(
+        np.isfinite(
+            plain_exp_fusion(model, image, FUSION_SCALES, 64, 32, np.float64)
+        )
+    )
+    extended = plain_exp_fusion(
+        model, image, FUSION_SCALES, 64, 32, np.longdouble
+    )
+    assert np.all(np.isfinite(extended))
+    expected = (extended / extended.sum(-1, keepdims=True)).astype(np.float64)
+    np.testing.assert_allclose(scores[0], expected, rtol=1e-9, atol=1e-300)
+    np.testing.assert_array_equal(prediction[0], extended.argmax(-1))
+    assert len(np.unique(prediction)) >= 2
+
+
+def log_domain_fusion(model, image, scales, base_size, crop_size):
+    """`log` of the official fusion, element by element with np.logaddexp
+    (independent of the per-pixel scales of `ExpScores`), no flip."""
+    from keras_fastfcn.inference import _resize_image
+    from keras_fastfcn.inference import pad_image
+
+    height, width = image.shape[1:3]
+    total = np.full((height, width, NUM_CLASSES), -np.inf)
+    for scale in scales:
+        long_size = math.ceil(base_size * scale)
+        h, w = scaled_size(height, width, long_size)
+        scaled = pad_image(_resize_image(image, h, w), crop_size, crop_size)
+        ph, pw = scaled.shape[1:3]
+        boxes = sliding_window_grid(ph, pw, crop_size, int(crop_size * 2 / 3))
+        sums = np.full((ph, pw, NUM_CLASSES), -np.inf)
+        counts = np.zeros((ph, pw, 1))
+        for h0, h1, w0, w1 in boxes:
+            crop = pad_image(scaled[:, h0:h1, w0:w1], crop_size, crop_size)
+            logits = np.asarray(model(crop), np.float32)[0]
+            sums[h0:h1, w0:w1] = np.logaddexp(
+                sums[h0:h1, w0:w1], logits[: h1 - h0, : w1 - w0]
+            )
+            counts[h0:h1, w0:w1] += 1
+        mean = (sums - np.log(counts))[:h, :w]
+        total = np.logaddexp(total, exact_resize(mean, height, width, log=True))
+    return total
+
+
+def test_exp_fusion_of_logits_of_1e4():
+    # Logit sums of 2e4: exp far beyond any float. Every pass gives the
+    # same sums, so the fused probabilities are softmax([2e4, 2e4 - 2, ..]).
+    model = constant_model([1e4, 1e4 - 1.0, 0.0, -5.0])
+    scores, prediction = predict_multi_scale(
+        model,
+        random_image(20, 30),
+        NUM_CLASSES,
+        base_size=40,
+        crop_size=16,
+        scales=(0.5, 1.0),
+    )
+    assert np.all(prediction == 0)
+    expected = np.array([1.0, np.exp(-2.0), 0.0, 0.0]) / (1 + np.exp(-2.0))
+    np.testing.assert_allclose(scores, np.broadcast_to(expected, scores.shape))
+    # Logits of ~1e4 that differ from pixel to pixel and window to window.
+    huge = ScaledWindowMeanModel(gain=1e4)
+    image = random_image(30, 50, seed=4)
+    scores, prediction = predict_multi_scale(
+        huge,
+        image,
+        NUM_CLASSES,
+        base_size=64,
+        crop_size=32,
+        scales=FUSION_SCALES,
+        flip=False,
+    )
+    log_total = log_domain_fusion(huge, image, FUSION_SCALES, 64, 32)
+    assert np.abs(log_total).max() > 5000
+    expected = np.exp(log_total - log_total.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    np.testing.assert_allclose(scores[0], expected, rtol=1e-9, atol=1e-300)
+    np.testing.assert_array_equal(prediction[0], log_total.argmax(-1))
+    assert len(np.unique(prediction)) >= 2
+
+
+def test_non_finite_logits_are_one_clear_error():
+    with pytest.raises(ValueError, match="NaN or infinite logits"):
         predict_multi_scale(
-            constant_model([400.0] * 4),
+            constant_model([np.nan, 0.0, 0.0, 0.0]),
             random_image(8, 8),
             NUM_CLASSES,
             base_size=8,
+            crop_size=8,
         )
+
+
+def test_logits_output_is_the_exact_window_average():
+    model = ScaledWindowMeanModel(gain=3.0)
+    image = random_image(30, 50, seed=4)
+    crops = []
+
+    def recording(images):
+        crops.append(np.array(images))
+        return model(images)
+
+    logits = predict_sliding_window(recording, image, NUM_CLASSES, crop_size=32)
+    # 1 x 2 windows of 32 with stride 21 over the 32 x 50 padded image
+    boxes = sliding_window_grid(32, 50, 32, 21)
+    total = np.zeros((32, 50, NUM_CLASSES), np.float32)
+    counts = np.zeros((32, 50, 1), np.float32)
+    for crop, (h0, h1, w0, w1) in zip(crops, boxes):
+        total[h0:h1, w0:w1] += model(crop)[0, : h1 - h0, : w1 - w0]
+        counts[h0:h1, w0:w1] += 1
+    np.testing.assert_array_equal(logits[0], (total / counts)[:30])
 
 
 def test_score_resize_matches_resize_bilinear():

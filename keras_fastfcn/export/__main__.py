@@ -25,17 +25,24 @@ from keras_fastfcn.export.onnx import export_onnx
 from keras_fastfcn.export.preprocessing import ResizePolicy
 from keras_fastfcn.export.preprocessing import parse_input_size
 from keras_fastfcn.export.saved_model import export_saved_model
+from keras_fastfcn.export.serving import DEFAULT_MAX_IMAGE_SIZE
+from keras_fastfcn.export.serving import check_max_image_size
 from keras_fastfcn.export.tflite import QUANTIZE_MODES
 from keras_fastfcn.export.tflite import export_tflite
 from keras_fastfcn.models.loading import add_model_arguments
 from keras_fastfcn.models.loading import model_from_arguments
+from keras_fastfcn.utils.cli import OneLineArgumentParser
+from keras_fastfcn.utils.cli import UserError
+from keras_fastfcn.utils.cli import check_model_arguments
+from keras_fastfcn.utils.cli import run_cli
 
 FORMATS = ("saved_model", "tflite", "onnx")
+PROG = "python -m keras_fastfcn.export"
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m keras_fastfcn.export",
+    parser = OneLineArgumentParser(
+        prog=PROG,
         description="Export a segmentation model for deployment.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
@@ -65,6 +72,12 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="add softmax probabilities (batch, h, w, classes) outputs",
     )
     serving.add_argument("--overwrite", action="store_true")
+    serving.add_argument(
+        "--max-image-size",
+        type=int,
+        help="largest image height or width (pixels) the signatures accept; "
+        f"bigger images are refused (default: {DEFAULT_MAX_IMAGE_SIZE})",
+    )
     fixed = parser.add_argument_group("tflite / onnx")
     fixed.add_argument(
         "--input-size",
@@ -83,15 +96,40 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def check_options(args: argparse.Namespace) -> None:
-    """Refuse option combinations that do not fit `--format` (before the
-    model is loaded)."""
+    """Refuse option combinations that do not fit `--format`, malformed
+    sizes and missing model files (before the model is loaded)."""
+    check_model_arguments(args)
     if args.format == "saved_model":
         if args.input_size is not None:
             raise ValueError(
                 "--input-size is for tflite / onnx; a SavedModel takes any "
                 "size: use --size for its resize policy."
             )
+        ResizePolicy.from_string(args.size, args.pad_multiple)
+        if args.max_image_size is not None:
+            check_max_image_size(args.max_image_size)
+        if args.version is not None and args.version < 0:
+            raise UserError(
+                f"--version must be a non-negative integer, got {args.version}."
+            )
+        if args.output.exists() and not args.output.is_dir():
+            raise FileExistsError(
+                f"--output {args.output} is an existing file; a SavedModel "
+                "is written to a model directory."
+            )
         return
+    if args.max_image_size is not None:
+        raise UserError(
+            "--max-image-size is for saved_model; tflite / onnx take the "
+            "fixed --input-size."
+        )
+    if args.output.is_dir():
+        raise IsADirectoryError(
+            f"--output {args.output} is a directory; {args.format} is "
+            "written to a file."
+        )
+    if args.input_size is not None:
+        parse_input_size(args.input_size)
     if args.size is not None:
         raise ValueError(
             "--size is the SavedModel resize policy; tflite / onnx take "
@@ -117,6 +155,7 @@ def export(args: argparse.Namespace) -> Path:
             policy=ResizePolicy.from_string(args.size, args.pad_multiple),
             with_probabilities=args.probabilities,
             overwrite=args.overwrite,
+            max_image_size=args.max_image_size or DEFAULT_MAX_IMAGE_SIZE,
         )
     if args.format == "onnx":
         return export_onnx(model, args.output, args.opset, input_size)
@@ -141,4 +180,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, PROG))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -11,7 +12,12 @@ import keras
 
 from keras_fastfcn.export.inference_model import require_tensorflow_backend
 from keras_fastfcn.export.preprocessing import ResizePolicy
+from keras_fastfcn.export.serving import DEFAULT_MAX_IMAGE_SIZE
 from keras_fastfcn.export.serving import ServingFunctions
+
+# Export settings, beside the graph (TF Serving ignores other files in
+# assets.extra).
+EXPORT_CONFIG = Path("assets.extra") / "keras_fastfcn.json"
 
 
 def next_version(model_dir: str | os.PathLike) -> int:
@@ -46,6 +52,7 @@ def export_saved_model(
     policy: ResizePolicy | None = None,
     with_probabilities: bool = False,
     overwrite: bool = False,
+    max_image_size: int = DEFAULT_MAX_IMAGE_SIZE,
 ) -> Path:
     """Export `model` for TF Serving as `model_dir/<version>/`.
 
@@ -65,6 +72,10 @@ def export_saved_model(
             input size, pad to a multiple of 32.
         with_probabilities: bool, add softmax `probabilities` outputs.
         overwrite: bool, replace an existing version directory.
+        max_image_size: int, the largest height or width (pixels) the
+            signatures accept; bigger images fail with an error naming the
+            limit. Stored in `assets.extra/keras_fastfcn.json` (see
+            `read_export_config`). Default `4096`.
 
     Returns:
         The version directory, `model_dir/<version>`.
@@ -85,14 +96,43 @@ def export_saved_model(
             "out to use the next free one, or pass overwrite=True "
             "(--overwrite)."
         )
+    functions = ServingFunctions(
+        model, policy, with_probabilities, max_image_size
+    )
     model_dir.mkdir(parents=True, exist_ok=True)
-    functions = ServingFunctions(model, policy, with_probabilities)
     with tempfile.TemporaryDirectory(
         dir=model_dir, prefix=f".tmp-{version}-"
     ) as tmp:
         staged = Path(tmp) / "saved_model"
         write_signatures(functions.signatures(), staged)
+        config = staged / EXPORT_CONFIG
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(json.dumps(export_config(functions), indent=1))
         if target.exists():
             shutil.rmtree(target)
         os.replace(staged, target)
     return target
+
+
+def export_config(functions: ServingFunctions) -> dict:
+    """The settings of an export, as stored in `EXPORT_CONFIG`."""
+    policy = functions.policy
+    return {
+        "max_image_size": functions.max_image_size,
+        "resize_policy": {
+            "mode": policy.mode,
+            "size": list(policy.size),
+            "pad_multiple": policy.pad_multiple,
+        },
+        "probabilities": functions.with_probabilities,
+    }
+
+
+def read_export_config(version_dir: str | os.PathLike) -> dict:
+    """The settings stored with a SavedModel version directory
+    (`max_image_size`, `resize_policy`, `probabilities`); `{}` for exports
+    made before they were stored."""
+    path = Path(version_dir) / EXPORT_CONFIG
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())

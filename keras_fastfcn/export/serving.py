@@ -13,6 +13,11 @@ see the same inputs and outputs:
 - `serve_logits`: `images` float32 `(batch, height, width, 3)`, already
   normalised -> `logits` float32 `(batch, height, width, classes)` and
   `class_map`, with no resizing.
+
+Every signature refuses images larger than `max_image_size` pixels per
+side (default `DEFAULT_MAX_IMAGE_SIZE` = 4096; set at export with
+`--max-image-size`) with an `InvalidArgumentError` that names the limit
+and the option, instead of running out of memory on a huge upload.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from keras_fastfcn.export.inference_model import inference_model
 from keras_fastfcn.export.postprocessing import restore_logits
 from keras_fastfcn.export.postprocessing import segmentation_outputs
 from keras_fastfcn.export.preprocessing import ResizePolicy
+from keras_fastfcn.export.preprocessing import after
 from keras_fastfcn.export.preprocessing import check_image_batch
 from keras_fastfcn.export.preprocessing import prepare_images
 from keras_fastfcn.fast import fast_paths
@@ -33,11 +39,47 @@ SERVING_DEFAULT = "serving_default"
 SERVE_IMAGE_BYTES = "serve_image_bytes"
 SERVE_LOGITS = "serve_logits"
 
+# Largest height or width the serving signatures accept by default.
+DEFAULT_MAX_IMAGE_SIZE = 4096
+MAX_IMAGE_SIZE_OPTION = "--max-image-size"
+
 IMAGES_SPEC = tf.TensorSpec((None, None, None, 3), tf.uint8, name="images")
 IMAGE_BYTES_SPEC = tf.TensorSpec((None,), tf.string, name="image_bytes")
 FLOAT_IMAGES_SPEC = tf.TensorSpec(
     (None, None, None, 3), tf.float32, name="images"
 )
+
+
+def check_max_image_size(max_image_size) -> int:
+    """`max_image_size` as an int; `ValueError` unless it is positive."""
+    if isinstance(max_image_size, bool) or not isinstance(max_image_size, int):
+        raise ValueError(
+            f"max_image_size must be a positive int, got {max_image_size!r}."
+        )
+    if max_image_size < 1:
+        raise ValueError(
+            f"{MAX_IMAGE_SIZE_OPTION} must be a positive number of pixels, "
+            f"got {max_image_size}."
+        )
+    return max_image_size
+
+
+def check_image_size(images, max_image_size: int, name: str = "images"):
+    """`images` `(batch, height, width, channels)`, computed only if height
+    and width are at most `max_image_size`; otherwise an
+    `InvalidArgumentError` naming the limit and `--max-image-size`."""
+    shape = tf.shape(images)
+    check = tf.debugging.assert_less_equal(
+        tf.maximum(shape[1], shape[2]),
+        tf.constant(max_image_size, tf.int32),
+        message=(
+            f"{name} is larger than {max_image_size} pixels per side, the "
+            f"limit of this export ({MAX_IMAGE_SIZE_OPTION} {max_image_size}"
+            f" at export); send a smaller image or export again with a "
+            f"larger {MAX_IMAGE_SIZE_OPTION}"
+        ),
+    )
+    return after([check], images)
 
 
 def portable_logits(model, images):
@@ -87,6 +129,8 @@ class ServingFunctions:
         with_probabilities: bool, add `probabilities` (softmax, float32
             `(batch, height, width, classes)`) to the uint8 and bytes
             signatures. Default `False` (it is large).
+        max_image_size: int, the largest input height or width (pixels,
+            before resizing) every signature accepts. Default `4096`.
 
     Example:
     >>> functions = ServingFunctions(model, ResizePolicy("long_side", (512,)))
@@ -99,7 +143,9 @@ class ServingFunctions:
         model: keras.Model,
         policy: ResizePolicy | None = None,
         with_probabilities: bool = False,
+        max_image_size: int = DEFAULT_MAX_IMAGE_SIZE,
     ):
+        self.max_image_size = check_max_image_size(max_image_size)
         self.model = inference_model(model)
         self.policy = policy or ResizePolicy()
         self.with_probabilities = with_probabilities
@@ -121,7 +167,8 @@ class ServingFunctions:
             SERVE_LOGITS: self.serve_logits,
         }
 
-    def _serve_images(self, images):
+    def _serve_images(self, images, name: str = "images"):
+        images = check_image_size(images, self.max_image_size, name)
         return segment_batch(
             self.model, images, self.policy, self.with_probabilities
         )
@@ -129,13 +176,16 @@ class ServingFunctions:
     def _serve_image_bytes(self, image_bytes):
         return segment_image_bytes(
             image_bytes,
-            self._serve_images,
+            lambda image: self._serve_images(image, "a decoded image_bytes"),
             self.with_probabilities,
             self.model.output.shape[-1],
         )
 
     def _serve_logits(self, images):
-        return logits_outputs(self.model, check_image_batch(images))
+        images = check_image_size(
+            check_image_batch(images), self.max_image_size
+        )
+        return logits_outputs(self.model, images)
 
 
 def logits_function(

@@ -7,13 +7,15 @@
 - `load_official_weights(model, path)`: into a model from `build_model`.
 - `load_backbone_weights(backbone, path)`: ImageNet ResNet files (also
   reached through `build_model(..., backbone_weights="resnet50.pth")`).
-- `read_checkpoint(path)`: a safe (`weights_only`) `.pth` / `.npz` reader.
+- `read_checkpoint(path)`: a safe (`weights_only`) `.pth` / `.npz` reader
+  that first checks the file (`verify_checkpoint`: zip CRC-32s).
 """
 
 from keras_fastfcn.weights.architecture import CheckpointArchitecture
 from keras_fastfcn.weights.architecture import infer_architecture
 from keras_fastfcn.weights.checkpoint import CheckpointError
 from keras_fastfcn.weights.checkpoint import read_checkpoint
+from keras_fastfcn.weights.checkpoint import verify_checkpoint
 from keras_fastfcn.weights.conversion import convert_checkpoint
 from keras_fastfcn.weights.conversion import load_backbone_weights
 from keras_fastfcn.weights.conversion import load_official_weights
@@ -36,4 +38,5 @@ __all__ = [
     "model_for_checkpoint",
     "read_checkpoint",
     "tensor_mappings",
+    "verify_checkpoint",
 ]

@@ -6,6 +6,16 @@ unpickle anything but tensors, containers and plain Python values. The
 few NumPy globals that training scripts leave in checkpoints (a NumPy
 float `best_pred`) are allowed; they only rebuild scalars and arrays.
 `.npz` files (a state dict saved with `numpy.savez`) need no torch.
+
+Integrity: torch (since 1.6) and `numpy.savez` write zip archives, which
+hold a CRC-32 of every member. `verify_checkpoint` reads every member and
+checks its CRC before any tensor is used, so a damaged download is one
+`CheckpointError` ("Corrupt checkpoint PATH: CRC mismatch in member X;
+re-download it.") instead of silently wrong weights. Legacy (pre-1.6,
+pickle) torch files carry no checksums: for them only the structure is
+checked (the pickle must parse and every tensor's storage must be
+complete, which `torch.load` verifies); flipped bits inside tensor data
+cannot be detected.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import os
 import pickle
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -49,6 +60,108 @@ def _check_header(path: Path) -> None:
         )
 
 
+ZIP_CHUNK = 1 << 20
+LEGACY_NOTE = (
+    "legacy (pre-1.6) torch format: it has no checksums, so only its "
+    "structure was checked (complete pickle and tensor storages)"
+)
+
+
+def _corrupt(path: Path, problem: str) -> CheckpointError:
+    return CheckpointError(
+        f"Corrupt checkpoint {path}: {problem}; re-download it."
+    )
+
+
+def _verify_zip(path: Path) -> int:
+    """Read every member of the zip archive `path`, checking its CRC-32;
+    returns the number of members. Raises `CheckpointError` naming the
+    first damaged member."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise _corrupt(
+            path,
+            f"not a complete zip archive ({_first_line(error)}), it is "
+            "truncated or corrupt",
+        ) from None
+    with archive:
+        members = archive.infolist()
+        for info in members:
+            try:
+                with archive.open(info) as member:
+                    while member.read(ZIP_CHUNK):
+                        pass
+            except zipfile.BadZipFile as error:
+                if "CRC" in str(error):
+                    problem = f"CRC mismatch in member {info.filename}"
+                else:
+                    problem = (
+                        f"member {info.filename} is damaged "
+                        f"({_first_line(error)})"
+                    )
+                raise _corrupt(path, problem) from None
+            except (
+                EOFError,
+                OSError,
+                zlib.error,
+                NotImplementedError,
+                ValueError,
+            ) as error:
+                raise _corrupt(
+                    path,
+                    f"member {info.filename} cannot be read "
+                    f"({type(error).__name__}: {_first_line(error)})",
+                ) from None
+    if not members:
+        raise _corrupt(path, "the zip archive is empty")
+    return len(members)
+
+
+def integrity_note(path: str | os.PathLike) -> str:
+    """What `verify_checkpoint` checks for the file at `path` (one line;
+    reads only its header and zip directory)."""
+    path = Path(path)
+    with open(path, "rb") as file:
+        zipped = file.read(2) == b"PK"
+    if not zipped:
+        return LEGACY_NOTE
+    with zipfile.ZipFile(path) as archive:
+        count = len(archive.infolist())
+    return f"zip archive: CRC-32 of all {count} members verified"
+
+
+def verify_checkpoint(path: str | os.PathLike) -> str:
+    """Check the integrity of a checkpoint file before it is loaded.
+
+    Zip archives (torch >= 1.6 `.pth`, `.npz`): every member is read and its
+    CRC-32 compared. Legacy torch pickles have no checksums; only the
+    header is checked here (`torch.load` then checks the structure).
+
+    Args:
+        path: a `.pth` / `.pth.tar` / `.pt` / `.npz` file.
+
+    Returns:
+        One line saying what was checked.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        CheckpointError: empty, not a checkpoint, truncated, or a CRC
+            mismatch (the message names the member).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Checkpoint {path} does not exist.")
+    _check_header(path)
+    with open(path, "rb") as file:
+        zipped = file.read(2) == b"PK"
+    if path.suffix == ".npz" and not zipped:
+        raise _corrupt(path, "an .npz file must be a zip archive")
+    if zipped:
+        _verify_zip(path)
+    return integrity_note(path)
+
+
 def _numpy_safe_globals() -> list:
     """NumPy functions/classes that rebuild scalars and arrays, under the
     module names NumPy 1.x and 2.x pickle them with."""
@@ -78,7 +191,6 @@ def _import_torch():
 
 
 def _load_torch_file(path: Path):
-    _check_header(path)
     torch = _import_torch()
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
@@ -192,12 +304,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
     Raises:
         FileNotFoundError: `path` does not exist.
         ModuleNotFoundError: a PyTorch file and no torch installed.
-        CheckpointError: not a checkpoint, truncated, or holding Python
-            objects other than tensors (a one-line message).
+        CheckpointError: not a checkpoint, truncated, corrupt (a CRC
+            mismatch, see `verify_checkpoint`), or holding Python objects
+            other than tensors (a one-line message).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Checkpoint {path} does not exist.")
+    verify_checkpoint(path)  # CRCs, before any tensor is used
     if path.suffix == ".npz":
         loaded = _load_npz_file(path)
     else:

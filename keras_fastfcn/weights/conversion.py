@@ -284,6 +284,31 @@ def model_for_checkpoint(
     return keras_model, report
 
 
+def build_model_call(model: SegmentationModel) -> str:
+    """The `build_model(...)` call that rebuilds `model`'s architecture:
+    name, backbone, classes, `aux`, `se_loss`, and every other argument
+    that differs from `build_model`'s default (`neck_width`, `base_width`,
+    `stem`, `output_stride`), so that `.weights.h5` files load into it."""
+    backbone = model.backbone
+    arguments = [
+        repr(model.name),
+        repr(f"resnet{backbone.depth}"),
+        str(model.num_classes),
+        f"aux={model.aux}",
+        f"se_loss={model.se_loss}",
+    ]
+    default_stride = 8 if model.neck == "dilated" else 32
+    for name, value, default in (
+        ("neck_width", model.neck_width, 512),
+        ("base_width", backbone.base_width, 64),
+        ("stem", backbone.stem, "deep"),
+        ("output_stride", backbone.output_stride, default_stride),
+    ):
+        if value != default:
+            arguments.append(f"{name}={value!r}")
+    return f"build_model({', '.join(arguments)})"
+
+
 def convert_checkpoint(
     checkpoint: str | os.PathLike,
     output: str | os.PathLike,

@@ -217,3 +217,42 @@ def test_dataset_class_names_and_palette(setup, tmp_path):
             [str(setup.extra), "--out", str(tmp_path), "--dataset", "camvid"]
             + ["--model-file", str(setup.tmp / "model.keras")]
         )
+
+
+def test_unreadable_inputs_are_skipped_and_listed(setup, tmp_path, capsys):
+    photos = tmp_path / "mixed"
+    photos.mkdir()
+    good = setup.images["street"]
+    Image.fromarray(good).save(photos / "good.png")
+    Image.fromarray(setup.images["square"]).save(photos / "cut.jpg")
+    jpeg = (photos / "cut.jpg").read_bytes()
+    (photos / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])  # truncated
+    (photos / "notes.png").write_text("not an image\n")
+    out = tmp_path / "out"
+    model = ["--model-file", str(setup.tmp / "model.keras")]
+    assert predict_main([str(photos), "--out", str(out), *model]) == 1
+    assert sorted(p.name for p in out.iterdir()) == [
+        "classes.json",
+        "good_classes.png",
+        "good_overlay.png",
+        "legend.png",
+    ]
+    class_map, _ = class_map_of(out / "good_classes.png")
+    expected = reference_class_map(setup.model, good)
+    assert np.mean(class_map == expected) >= 0.9999
+    captured = capsys.readouterr()
+    assert "Wrote 1 class maps" in captured.out
+    lines = captured.err.strip().splitlines()[-3:]
+    assert lines[0] == "Skipped 2 unreadable input(s):"
+    assert lines[1].startswith(f"  {photos / 'cut.jpg'}: Cannot read")
+    assert "truncated" in lines[1]
+    assert lines[2].startswith(f"  {photos / 'notes.png'}: Cannot read")
+
+
+def test_out_that_is_a_file_is_refused(setup, tmp_path):
+    target = tmp_path / "predictions"
+    target.write_bytes(b"keep me")
+    model = ["--model-file", str(setup.tmp / "model.keras")]
+    with pytest.raises(FileExistsError, match=f"--out {target} is an exist"):
+        predict_main([str(setup.extra), "--out", str(target), *model])
+    assert target.read_bytes() == b"keep me"

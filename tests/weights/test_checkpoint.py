@@ -3,12 +3,14 @@
 import io
 import os
 import sys
+import zipfile
 
 import numpy as np
 import pytest
 
 from keras_fastfcn.weights import CheckpointError
 from keras_fastfcn.weights import read_checkpoint
+from keras_fastfcn.weights import verify_checkpoint
 
 
 def _torch():
@@ -130,7 +132,8 @@ def test_a_single_tensor_is_not_a_state_dict(tmp_path):
 
 def test_without_torch_the_error_says_how_to_install(tmp_path, monkeypatch):
     path = tmp_path / "model.pth"
-    path.write_bytes(b"PK")
+    with zipfile.ZipFile(path, "w") as archive:  # passes verify_checkpoint
+        archive.writestr("model/data.pkl", b"\x80\x02}q\x00.")
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails
     with pytest.raises(ModuleNotFoundError) as error:
         read_checkpoint(path)
@@ -156,3 +159,75 @@ def test_npz_with_pickled_objects_is_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.pth"):
         read_checkpoint(tmp_path / "nothing.pth")
+
+
+def invert_middle(path, size=4096):
+    """Invert `size` bytes in the middle of `path`; returns the offset."""
+    data = bytearray(path.read_bytes())
+    start = len(data) // 2 - size // 2
+    data[start : start + size] = bytes(
+        255 - b for b in data[start : start + size]
+    )
+    path.write_bytes(bytes(data))
+    return start
+
+
+def member_at(path, offset):
+    """Name of the zip member whose data holds byte `offset`."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            begin = info.header_offset + 30 + len(info.filename.encode())
+            begin += len(info.extra)
+            if begin <= offset < begin + info.compress_size:
+                return info.filename
+    raise AssertionError(f"no member data at {offset}")
+
+
+def test_corrupt_zip_checkpoint_is_refused_before_torch_loads_it(
+    tmp_path, monkeypatch
+):
+    torch = _torch()
+    path = tmp_path / "encnet.pth"
+    generator = torch.Generator().manual_seed(0)
+    torch.save(
+        {
+            "state_dict": {
+                "head.conv.weight": torch.randn(
+                    64, 64, 3, 3, generator=generator
+                ),
+                "head.conv.bias": torch.randn(64, generator=generator),
+            }
+        },
+        path,
+    )
+    assert "CRC-32 of all" in verify_checkpoint(path)
+    offset = invert_middle(path)
+    member = member_at(path, offset)
+    assert "/data/" in member  # the inversion hit tensor bytes
+    loads = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: loads.append(a))
+    with pytest.raises(CheckpointError) as error:
+        read_checkpoint(path)
+    assert str(error.value) == (
+        f"Corrupt checkpoint {path}: CRC mismatch in member {member}; "
+        "re-download it."
+    )
+    assert loads == []  # no tensor was read
+
+
+def test_corrupt_npz_names_the_member(tmp_path):
+    path = tmp_path / "state.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, a=rng.normal(size=20000), b=rng.normal(size=20000))
+    member = member_at(path, invert_middle(path))
+    with pytest.raises(CheckpointError) as error:
+        read_checkpoint(path)
+    assert_one_line(error, "state.npz", f"CRC mismatch in member {member}")
+
+
+def test_legacy_files_say_what_is_checked(tmp_path):
+    torch = _torch()
+    path = tmp_path / "legacy.pth"
+    torch.save({"w": torch.ones(3)}, path, _use_new_zipfile_serialization=False)
+    note = verify_checkpoint(path)
+    assert "no checksums" in note and "structure" in note

@@ -16,7 +16,9 @@ import keras  # noqa: E402
 import keras_fastfcn  # noqa: E402
 from keras_fastfcn import convert  # noqa: E402
 from keras_fastfcn.weights import WeightMismatchError  # noqa: E402
+from keras_fastfcn.weights import infer_architecture  # noqa: E402
 from keras_fastfcn.weights import load_official_weights  # noqa: E402
+from keras_fastfcn.weights.conversion import build_model_call  # noqa: E402
 from tests.helpers import to_numpy  # noqa: E402
 from tests.weights import torch_fastfcn  # noqa: E402
 
@@ -142,3 +144,59 @@ def test_aux_model_needs_the_aux_tensors(fcn_jpu, keras_fcn_jpu):
     state = {k: v for k, v in state.items() if not k.startswith("auxlayer.")}
     with pytest.raises(WeightMismatchError, match="7 missing .auxlayer"):
         load_official_weights(keras_fcn_jpu, state)
+
+
+def test_cli_prints_the_build_model_call_of_a_narrow_checkpoint(
+    fcn_jpu, checkpoint, tmp_path, capsys
+):
+    out = tmp_path / "narrow.weights.h5"
+    assert convert.main([str(checkpoint), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"Checked {checkpoint}: zip archive: CRC-32 of all" in printed
+    line = next(x for x in printed.splitlines() if x.startswith("Wrote"))
+    call = line.split(": ", 1)[1]
+    assert call == (
+        "build_model('fcn_jpu', 'resnet50', 5, aux=True, se_loss=False, "
+        "neck_width=64, base_width=8)"
+    )
+    # Following the printed call gives a model the weights load into.
+    model = eval(call, {"build_model": keras_fastfcn.build_model})
+    arch = infer_architecture(torch_fastfcn.state_dict_numpy(fcn_jpu))
+    assert (model.neck_width, model.backbone.base_width) == (
+        arch.neck_width,
+        arch.base_width,
+    )
+    model.load_weights(out)
+    got = to_numpy(model(images(), training=False))
+    assert_close(got["logits"], torch_fastfcn.run(fcn_jpu, images())["logits"])
+
+
+def test_build_model_call_names_non_default_stem_and_stride():
+    model = keras_fastfcn.build_model(
+        "fcn", "resnet18", 3, stem="standard", output_stride=16, base_width=8
+    )
+    assert build_model_call(model) == (
+        "build_model('fcn', 'resnet18', 3, aux=False, se_loss=False, "
+        "base_width=8, stem='standard', output_stride=16)"
+    )
+
+
+def test_cli_refuses_a_corrupt_checkpoint_and_writes_nothing(
+    checkpoint, tmp_path, capsys
+):
+    data = bytearray(checkpoint.read_bytes())
+    middle = len(data) // 2 - 2048
+    data[middle : middle + 4096] = bytes(255 - b for b in data[middle:][:4096])
+    checkpoint.write_bytes(bytes(data))
+    before = sorted(tmp_path.iterdir())
+    out = tmp_path / "model.keras"
+    assert convert.main([str(checkpoint), "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error
+    assert error.startswith(
+        "python -m keras_fastfcn.convert: error: Corrupt checkpoint "
+        f"{checkpoint}: CRC "
+    )
+    assert "mismatch in member fcn_jpu.pth/data/" in error
+    assert error.endswith("; re-download it.")
+    assert sorted(tmp_path.iterdir()) == before  # no output, no temp files

@@ -1,0 +1,153 @@
+"""One-line errors for the command-line tools.
+
+    if __name__ == "__main__":
+        sys.exit(run_cli(main, "python -m keras_fastfcn.predict"))
+
+`run_cli` runs a tool's `main(argv)`; a user error (a missing file, a bad
+option, a corrupt checkpoint, ...) becomes one line `PROG: error: MESSAGE`
+on stderr and exit code 2, without a traceback. `--debug` anywhere on the
+command line (it is taken out before `main` sees it) or `FASTFCN_DEBUG=1`
+shows the traceback instead. Errors that are not user errors (bugs) keep
+their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable
+from typing import NoReturn
+from typing import Sequence
+
+DEBUG_FLAG = "--debug"
+DEBUG_VARIABLE = "FASTFCN_DEBUG"
+USER_ERROR_EXIT = 2
+
+
+class UserError(ValueError):
+    """A mistake in the command line or the inputs, shown as one line."""
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose errors (unknown choice, missing option)
+    raise `UserError` instead of printing the usage and exiting, so that
+    `run_cli` reports them in one line like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see --help)")
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Exception types that `run_cli` reports in one line: `UserError`,
+    `ValueError` (with `CheckpointError`, `WeightMismatchError`),
+    missing / existing files and directories, a missing optional package
+    (`ModuleNotFoundError`, whose messages say what to install) and YAML
+    syntax errors."""
+    types: list[type[BaseException]] = [
+        UserError,
+        ValueError,
+        FileNotFoundError,
+        FileExistsError,
+        NotADirectoryError,
+        IsADirectoryError,
+        ModuleNotFoundError,
+    ]
+    try:
+        import yaml
+
+        types.append(yaml.YAMLError)
+    except ImportError:  # pyyaml is a dependency; be safe anyway
+        pass
+    return tuple(types)
+
+
+def one_line(error: BaseException) -> str:
+    """`error`'s message on one line (newlines and runs of blanks become
+    single spaces); the exception type when the message is empty."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def debug_requested(argv: Sequence[str]) -> bool:
+    """`--debug` in `argv` or `FASTFCN_DEBUG` set to a true value."""
+    value = os.environ.get(DEBUG_VARIABLE, "").strip().lower()
+    return DEBUG_FLAG in argv or value not in ("", "0", "false", "no")
+
+
+def run_cli(
+    main: Callable[[list[str]], object],
+    prog: str,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Run a command-line `main(argv)` with one-line user errors.
+
+    Args:
+        main: the tool's entry point; it takes the argument list and
+            returns an exit code (`int`) or anything else (exit 0).
+        prog: the name shown before the message, e.g.
+            `"python -m keras_fastfcn.predict"`.
+        argv: arguments (default: `sys.argv[1:]`); `--debug` is removed.
+
+    Returns:
+        The exit code: `main`'s, 0, or 2 after a user error (130 after
+        Ctrl-C).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = debug_requested(argv)
+    argv = [a for a in argv if a != DEBUG_FLAG]
+    try:
+        result = main(argv)
+    except user_error_types() as error:
+        if debug:
+            raise
+        print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
+        return USER_ERROR_EXIT
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def check_model_arguments(args: argparse.Namespace) -> None:
+    """Check the `add_model_arguments` options without loading anything:
+    named files exist and have the right kind, sizes are positive.
+
+    Raises:
+        FileNotFoundError: `--model-file` / `--weights` does not exist.
+        UserError: a wrong file kind or a size that is not positive.
+    """
+    model_file = getattr(args, "model_file", None)
+    if model_file is not None:
+        if not model_file.is_file():
+            raise FileNotFoundError(
+                f"--model-file {model_file} does not exist."
+            )
+        if model_file.suffix != ".keras":
+            raise UserError(
+                f"--model-file {model_file} is not a .keras file; for a "
+                "weights file use --weights with --model / --backbone / "
+                "--num-classes."
+            )
+    weights = getattr(args, "weights", None)
+    if weights is not None:
+        if not weights.is_file():
+            raise FileNotFoundError(f"--weights {weights} does not exist.")
+        if not weights.name.endswith(".weights.h5"):
+            raise UserError(
+                f"--weights {weights} is not a .weights.h5 file (for a "
+                ".keras model use --model-file; convert .pth checkpoints "
+                "with python -m keras_fastfcn.convert)."
+            )
+    for option in ("num_classes", "neck_width", "base_width"):
+        value = getattr(args, option, None)
+        if value is not None and value < 1:
+            raise UserError(
+                f"--{option.replace('_', '-')} must be a positive integer, "
+                f"got {value}."
+            )
+    stride = getattr(args, "output_stride", None)
+    if stride is not None and stride not in (8, 16):
+        raise UserError(f"--output-stride must be 8 or 16, got {stride}.")
