@@ -5,6 +5,8 @@ from keras_fastfcn import losses
 from keras_fastfcn import metrics
 from keras_fastfcn import schedules
 from keras_fastfcn.backbones.resnet import ResNetBackbone
+from keras_fastfcn.models.from_checkpoint import convert_checkpoint
+from keras_fastfcn.models.from_checkpoint import model_for_checkpoint
 from keras_fastfcn.models.registry import build_model
 from keras_fastfcn.models.registry import list_backbones
 from keras_fastfcn.models.registry import list_models
@@ -16,10 +18,12 @@ __all__ = [
     "ResNetBackbone",
     "SegmentationModel",
     "build_model",
+    "convert_checkpoint",
     "layers",
     "list_backbones",
     "list_models",
     "losses",
     "metrics",
+    "model_for_checkpoint",
     "schedules",
 ]

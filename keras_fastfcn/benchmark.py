@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_fastfcn.convert import official_model_names
 from keras_fastfcn.fast import MODES
 from keras_fastfcn.fast import fast_paths
 from keras_fastfcn.speed_goals import SUITES
@@ -45,7 +46,6 @@ from keras_fastfcn.utils.files import atomic_write_text
 from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
 from keras_fastfcn.utils.runtime import set_cpu_threads
 
-OFFICIAL_NECKS = ("", "jpu", "jpux")
 OFFICIAL_SCRIPT = (
     Path(__file__).parent / "reference" / "official_torch_timing.py"
 )
@@ -203,7 +203,8 @@ def training_benchmark(name: str, backbone: str, args) -> dict:
 
 def official_timings(args, models: list[str], backbone: str) -> dict:
     """Run the official models in `--torch-python`; `{name: result}`."""
-    supported = [m for m in models if m.partition("_")[2] in OFFICIAL_NECKS]
+    official = set(official_model_names())
+    supported = [m for m in models if m in official]
     if not supported:
         return {}
     command = [

@@ -93,7 +93,7 @@ class TrainConfig:
         """A copy with dataset-dependent defaults filled in and checked."""
         config = dataclasses.replace(self)
         if config.se_loss is None:
-            config.se_loss = config.model.startswith("encnet")
+            config.se_loss = _head_of(config.model).se_output
         if config.epochs is None:
             config.epochs = DATASET_EPOCHS.get(config.dataset, 50)
         if config.lr is None:
@@ -122,6 +122,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _head_of(model: str):
+    """The `HeadSpec` of a model name (`ValueError` for unknown names)."""
+    from keras_fastfcn.heads.registry import get_head
+    from keras_fastfcn.models.registry import parse_model_name
+
+    return get_head(parse_model_name(model)[0])
 
 
 def _fields() -> dict[str, dataclasses.Field]:

@@ -24,24 +24,23 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from keras_fastfcn.models.segmenter import HEADS
+from keras_fastfcn.heads.registry import HEADS
+from keras_fastfcn.models.from_checkpoint import build_model_call
+from keras_fastfcn.models.from_checkpoint import convert_checkpoint
+from keras_fastfcn.necks.registry import official_necks
 from keras_fastfcn.utils.cli import OneLineArgumentParser
 from keras_fastfcn.utils.cli import UserError
 from keras_fastfcn.utils.cli import run_cli
 from keras_fastfcn.weights.checkpoint import integrity_note
-from keras_fastfcn.weights.conversion import build_model_call
-from keras_fastfcn.weights.conversion import convert_checkpoint
 from keras_fastfcn.weights.saving import output_kind
 
 PROG = "python -m keras_fastfcn.convert"
 OFFICIAL_BACKBONES = ("resnet50", "resnet101", "resnet152")
-# Official `jpu=None` (dilated baseline), `JPU`, `JPU_X`.
-OFFICIAL_SUFFIXES = ("", "_jpu", "_jpux")
 
 
 def official_model_names() -> list[str]:
     """Model names that official checkpoints exist for."""
-    return [head + suffix for head in HEADS for suffix in OFFICIAL_SUFFIXES]
+    return [head + neck.suffix for head in HEADS for neck in official_necks()]
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:

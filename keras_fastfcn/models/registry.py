@@ -12,17 +12,10 @@ from keras_fastfcn.backbones.keras_applications import (
     keras_application_backbone,
 )
 from keras_fastfcn.backbones.resnet import ResNetBackbone
-from keras_fastfcn.models.segmenter import HEADS
+from keras_fastfcn.heads.registry import HEADS
 from keras_fastfcn.models.segmenter import SegmentationModel
+from keras_fastfcn.necks.registry import NECKS
 
-# name suffix -> neck. "" is the dilated (output stride 8) baseline.
-NECK_SUFFIXES = {
-    "": "dilated",
-    "_jpu": "jpu",
-    "_jpux": "jpux",
-    "_bilinear": "bilinear",
-    "_fpn": "fpn",
-}
 # backbone_weights files read as PyTorch / NumPy state dicts.
 TORCH_CHECKPOINT_SUFFIXES = (".pth", ".pt", ".pth.tar", ".npz")
 RESNET_BACKBONES = {
@@ -37,7 +30,9 @@ RESNET_BACKBONES = {
 def list_models() -> list[str]:
     """All model names: `{fcn, psp, deeplabv3, encnet}` x
     `{"" (dilated), _jpu, _jpux, _bilinear, _fpn}`."""
-    return [head + suffix for head in HEADS for suffix in NECK_SUFFIXES]
+    return [
+        head + neck.suffix for head in HEADS for neck in NECKS.values()
+    ]
 
 
 def list_backbones() -> list[str]:
@@ -48,9 +43,9 @@ def list_backbones() -> list[str]:
 def parse_model_name(name: str) -> tuple[str, str]:
     """Split a model name into `(head, neck)`; `ValueError` if unknown."""
     for head in HEADS:
-        for suffix, neck in NECK_SUFFIXES.items():
-            if name == head + suffix:
-                return head, neck
+        for neck in NECKS.values():
+            if name == head + neck.suffix:
+                return head, neck.name
     raise ValueError(
         f"Unknown model name {name!r}. Valid names: {', '.join(list_models())}."
     )
@@ -65,7 +60,7 @@ def _backbone(
     sync_batch_norm: bool,
     backbone_kwargs: dict,
 ) -> keras.Model:
-    dilated = neck == "dilated"
+    dilated = NECKS[neck].dilated_backbone
     stride = output_stride or (8 if dilated else 32)
     if not dilated and stride != 32:
         raise ValueError(
@@ -115,7 +110,7 @@ def _load_resnet_weights(model: ResNetBackbone, path) -> None:
     if not str(path).endswith(TORCH_CHECKPOINT_SUFFIXES):
         model.load_weights(path)
         return
-    from keras_fastfcn.weights.conversion import load_backbone_weights
+    from keras_fastfcn.weights.official import load_backbone_weights
 
     report = load_backbone_weights(model, path)
     logging.getLogger(__name__).info("%s: %s", path, report.summary())

@@ -4,65 +4,13 @@ from __future__ import annotations
 
 import keras
 
-from keras_fastfcn.heads.deeplabv3_head import DeepLabV3Head
-from keras_fastfcn.heads.enc_head import EncHead
 from keras_fastfcn.heads.fcn_head import FCNHead
-from keras_fastfcn.heads.psp_head import PSPHead
+from keras_fastfcn.heads.registry import HEADS
+from keras_fastfcn.heads.registry import get_head
 from keras_fastfcn.layers.common import synchronized_batch_norm
-from keras_fastfcn.layers.fpn import FPNNeck
-from keras_fastfcn.layers.jpu import JPU
-from keras_fastfcn.layers.jpu_x import JPUX
 from keras_fastfcn.layers.resize import ResizeLike
+from keras_fastfcn.necks.registry import get_neck
 from keras_fastfcn.utils.serialization import serializable
-
-HEADS = ("fcn", "psp", "deeplabv3", "encnet")
-NECKS = ("dilated", "jpu", "jpux", "bilinear", "fpn")
-
-
-def _neck(neck: str, features: dict, width: int):
-    c3, c4, c5 = features["stage3"], features["stage4"], features["stage5"]
-    if neck == "dilated":
-        return c5
-    if neck == "jpu":
-        return JPU(width, name="jpu")([c3, c4, c5])
-    if neck == "jpux":
-        # GroupNorm(32) as the official code; fewer groups for narrow necks.
-        groups = min(32, width // 2)
-        return JPUX(width, groups=groups, name="jpu")([c3, c4, c5])
-    if neck == "bilinear":
-        return ResizeLike(name="neck")([c5, c3])
-    if neck == "fpn":
-        return FPNNeck(width, name="neck")([c3, c4, c5])
-    raise ValueError(f"Unknown neck {neck!r}; expected one of {NECKS}.")
-
-
-def _head(
-    head: str,
-    neck: str,
-    num_classes: int,
-    se_loss: bool,
-    stride: int,
-    dropout: float,
-):
-    if head == "fcn":
-        return FCNHead(num_classes, dropout=dropout, name="head")
-    if head == "psp":
-        return PSPHead(num_classes, dropout=dropout, name="head")
-    if head == "deeplabv3":
-        rates = tuple(r * 8 // stride for r in (12, 24, 36))
-        return DeepLabV3Head(
-            num_classes, rates=rates, dropout=dropout, name="head"
-        )
-    if head == "encnet":
-        kernel = 1 if neck in ("jpu", "jpux") else 3
-        return EncHead(
-            num_classes,
-            conv_kernel_size=kernel,
-            se_loss=se_loss,
-            dropout=dropout,
-            name="head",
-        )
-    raise ValueError(f"Unknown head {head!r}; expected one of {HEADS}.")
 
 
 @serializable
@@ -84,12 +32,14 @@ class SegmentationModel(keras.Model):
     Args:
         backbone: `keras.Model` whose output dict holds `"stage3"`,
             `"stage4"`, `"stage5"` (e.g. `ResNetBackbone`).
-        head: one of `"fcn"`, `"psp"`, `"deeplabv3"`, `"encnet"`.
-        neck: one of `"dilated"`, `"jpu"`, `"jpux"`, `"bilinear"`, `"fpn"`.
+        head: a name in `heads.registry.HEADS` (`"fcn"`, `"psp"`,
+            `"deeplabv3"`, `"encnet"`).
+        neck: a name in `necks.registry.NECKS` (`"dilated"`, `"jpu"`,
+            `"jpux"`, `"bilinear"`, `"fpn"`).
         num_classes: int, number of classes.
         aux: bool, add the FCN auxiliary head on stage 4. Default `False`.
-        se_loss: bool, EncNet only: add class-presence logits.
-            Default `False`.
+        se_loss: bool, add class-presence logits (heads whose spec has
+            `se_output`, i.e. EncNet). Default `False`.
         neck_width: int, channels of each JPU / FPN branch. Default `512`.
         sync_batch_norm: bool, BatchNorm layers of the neck and heads
             synchronise their statistics across `tf.distribute` replicas
@@ -111,21 +61,24 @@ class SegmentationModel(keras.Model):
         dropout: float = 0.1,
         **kwargs,
     ):
-        if se_loss and head != "encnet":
+        head_spec, neck_spec = get_head(head), get_neck(neck)
+        if se_loss and not head_spec.se_output:
+            with_se = [h for h, spec in HEADS.items() if spec.se_output]
             raise ValueError(
-                f"se_loss is an EncNet output; head {head!r} has none. "
-                "Use an encnet model or se_loss=False."
+                f"se_loss is a class-presence output that head {head!r} "
+                f"does not have (heads with one: {with_se}). Use "
+                "se_loss=False, or leave it unset to follow the head."
             )
         stride = getattr(backbone, "output_stride", 32)
-        head_stride = stride if neck == "dilated" else 8
+        head_stride = stride if neck_spec.dilated_backbone else 8
 
         # === Functional Model ===
         inputs = keras.Input(shape=backbone.input_shape[1:], name="images")
         features = backbone(inputs)
         with synchronized_batch_norm(sync_batch_norm):
-            feat = _neck(neck, features, neck_width)
-            head_layer = _head(
-                head, neck, num_classes, se_loss, head_stride, dropout
+            feat = neck_spec.apply(features, neck_width)
+            head_layer = head_spec.build(
+                num_classes, neck_spec, head_stride, dropout, se_loss
             )
             head_out = head_layer(feat)
             aux_out = None

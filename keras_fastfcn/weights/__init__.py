@@ -1,9 +1,9 @@
 """Pretrained weights: official FastFCN PyTorch checkpoints -> Keras.
 
-- `model_for_checkpoint(path)` / `convert_checkpoint(path, out)`: an
-  official segmentation checkpoint (EncNet / PSP / DeepLabV3 / FCN, dilated,
-  JPU or JPU_X) as a loaded Keras model, or written to `.weights.h5` /
-  `.keras` (also `python -m keras_fastfcn.convert`).
+- `keras_fastfcn.model_for_checkpoint(path)` / `convert_checkpoint(path,
+  out)` (in `keras_fastfcn/models/from_checkpoint.py`, one layer up): an
+  official segmentation checkpoint as a loaded Keras model, or written to
+  `.weights.h5` / `.keras` (also `fastfcn convert`).
 - `load_official_weights(model, path)`: into a model from `build_model`.
 - `load_backbone_weights(backbone, path)`: ImageNet ResNet files (also
   reached through `build_model(..., backbone_weights="resnet50.pth")`).
@@ -16,12 +16,10 @@ from keras_fastfcn.weights.architecture import infer_architecture
 from keras_fastfcn.weights.checkpoint import CheckpointError
 from keras_fastfcn.weights.checkpoint import read_checkpoint
 from keras_fastfcn.weights.checkpoint import verify_checkpoint
-from keras_fastfcn.weights.conversion import convert_checkpoint
-from keras_fastfcn.weights.conversion import load_backbone_weights
-from keras_fastfcn.weights.conversion import load_official_weights
-from keras_fastfcn.weights.conversion import model_for_checkpoint
 from keras_fastfcn.weights.mapping import TensorMapping
 from keras_fastfcn.weights.mapping import tensor_mappings
+from keras_fastfcn.weights.official import load_backbone_weights
+from keras_fastfcn.weights.official import load_official_weights
 from keras_fastfcn.weights.transfer import LoadReport
 from keras_fastfcn.weights.transfer import WeightMismatchError
 
@@ -31,11 +29,9 @@ __all__ = [
     "LoadReport",
     "TensorMapping",
     "WeightMismatchError",
-    "convert_checkpoint",
     "infer_architecture",
     "load_backbone_weights",
     "load_official_weights",
-    "model_for_checkpoint",
     "read_checkpoint",
     "tensor_mappings",
     "verify_checkpoint",

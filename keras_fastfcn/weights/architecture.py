@@ -8,19 +8,9 @@ from typing import Mapping
 
 import numpy as np
 
-# Marker key -> head, most specific first.
-HEAD_MARKERS = (
-    ("head.encmodule.encoding.3.codewords", "encnet"),
-    ("head.aspp.b0.0.weight", "deeplabv3"),
-    ("head.conv5.0.conv1.0.weight", "psp"),
-    ("head.conv5.4.weight", "fcn"),
-)
-CLASSIFIER_KEYS = {
-    "encnet": "head.conv6.1.weight",
-    "psp": "head.conv5.5.weight",
-    "deeplabv3": "head.block.4.weight",
-    "fcn": "head.conv5.4.weight",
-}
+from keras_fastfcn.heads.registry import HEADS
+from keras_fastfcn.necks.registry import NECKS
+
 # (bottleneck?, blocks in layer2, blocks in layer3) -> depth.
 RESNET_BLOCKS = {
     (False, 2, 2): 18,
@@ -92,11 +82,23 @@ def _backbone(state: Mapping[str, np.ndarray], prefix: str):
 
 
 def _neck(state: Mapping[str, np.ndarray]):
-    if "jpu.jum_2.conv_l.0.weight" in state:
-        return "_jpux", int(state["jpu.jum_2.conv_l.0.weight"].shape[0])
-    if "jpu.conv5.0.weight" in state:
-        return "_jpu", int(state["jpu.conv5.0.weight"].shape[0])
+    """`(model-name suffix, neck width)`; the dilated baseline when no
+    neck's checkpoint key is there."""
+    for neck in NECKS.values():
+        if neck.checkpoint_key and neck.checkpoint_key in state:
+            return neck.suffix, int(state[neck.checkpoint_key].shape[0])
     return "", None
+
+
+def _head(state: Mapping[str, np.ndarray]):
+    return next(
+        (
+            head
+            for head in HEADS.values()
+            if all(key in state for key in head.checkpoint_keys)
+        ),
+        None,
+    )
 
 
 def infer_architecture(
@@ -120,15 +122,13 @@ def infer_architecture(
     segmentation = any(k.startswith("pretrained.") for k in state)
     prefix = "pretrained." if segmentation else ""
     backbone, stem, base_width = _backbone(state, prefix)
-    head = next((h for key, h in HEAD_MARKERS if key in state), None)
-    if head == "fcn" and "head.conv5.0.weight" not in state:
-        head = None
+    head = _head(state)
     suffix, neck_width = _neck(state)
     num_classes = None
     if head is not None:
-        num_classes = int(state[CLASSIFIER_KEYS[head]].shape[0])
+        num_classes = int(state[head.classifier_key].shape[0])
     return CheckpointArchitecture(
-        model=None if head is None else head + suffix,
+        model=None if head is None else head.name + suffix,
         backbone=backbone,
         num_classes=num_classes,
         aux=any(k.startswith(AUX_PREFIX) for k in state),

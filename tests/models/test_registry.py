@@ -86,7 +86,7 @@ def test_mixed_precision_outputs_float32():
         ),
         (
             lambda: keras_fastfcn.build_model("psp_jpu", se_loss=True),
-            "se_loss is an EncNet output",
+            "se_loss is a class-presence output that head .psp. does not have",
         ),
         (
             lambda: keras_fastfcn.build_model("psp_jpu", output_stride=8),
@@ -108,3 +108,25 @@ def test_errors_name_the_problem(call, message):
     if "Unknown" in message:
         # the message lists the valid choices
         assert "encnet_jpu" in str(info.value) or "resnet50" in str(info.value)
+
+
+def test_a_head_is_one_registration(monkeypatch):
+    """A new head needs a layer and one `HeadSpec`: names, building with
+    every neck, and the SE rule then follow from the spec."""
+    from keras_fastfcn.heads.fcn_head import FCNHead
+    from keras_fastfcn.heads.registry import HEADS
+    from keras_fastfcn.heads.registry import HeadSpec
+
+    def build(num_classes, neck, stride, dropout, se_loss):
+        return FCNHead(num_classes, dropout=dropout, name="head")
+
+    spec = HeadSpec("plain", build, ("head.plain.weight",), "head.plain.weight")
+    monkeypatch.setitem(HEADS, "plain", spec)
+    names = set(keras_fastfcn.list_models())
+    assert {"plain", "plain_jpu", "plain_fpn"} <= names
+    model = keras_fastfcn.build_model(
+        "plain_jpux", "resnet18", 3, base_width=8, neck_width=16
+    )
+    assert model(np.zeros((1, 64, 64, 3), "float32")).shape == (1, 64, 64, 3)
+    with pytest.raises(ValueError, match="head 'plain' does not have"):
+        keras_fastfcn.build_model("plain", "resnet18", 3, se_loss=True)

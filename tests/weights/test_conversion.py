@@ -15,10 +15,10 @@ import keras  # noqa: E402
 
 import keras_fastfcn  # noqa: E402
 from keras_fastfcn import convert  # noqa: E402
+from keras_fastfcn.models.from_checkpoint import build_model_call  # noqa: E402
 from keras_fastfcn.weights import WeightMismatchError  # noqa: E402
 from keras_fastfcn.weights import infer_architecture  # noqa: E402
 from keras_fastfcn.weights import load_official_weights  # noqa: E402
-from keras_fastfcn.weights.conversion import build_model_call  # noqa: E402
 from tests.helpers import to_numpy  # noqa: E402
 from tests.weights import torch_fastfcn  # noqa: E402
 

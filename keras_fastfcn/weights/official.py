@@ -1,17 +1,23 @@
-"""Load official FastFCN checkpoints into Keras models and convert files."""
+"""Load official FastFCN checkpoint tensors into Keras models.
+
+`load_official_weights` fills a segmentation model built by
+`keras_fastfcn.build_model`, `load_backbone_weights` a `ResNetBackbone`.
+Building the model that fits a checkpoint is `keras_fastfcn.models.
+from_checkpoint` (one layer up: this package never imports `models`).
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Mapping
 from typing import Union
 
+import keras
 import numpy as np
 
 from keras_fastfcn.backbones.resnet import ResNetBackbone
-from keras_fastfcn.models.registry import build_model
-from keras_fastfcn.models.segmenter import SegmentationModel
+from keras_fastfcn.necks.registry import get_neck
+from keras_fastfcn.necks.registry import official_necks
 from keras_fastfcn.weights.architecture import AUX_PREFIX
 from keras_fastfcn.weights.architecture import SE_PREFIX
 from keras_fastfcn.weights.architecture import CheckpointArchitecture
@@ -19,32 +25,29 @@ from keras_fastfcn.weights.architecture import infer_architecture
 from keras_fastfcn.weights.checkpoint import read_checkpoint
 from keras_fastfcn.weights.checkpoint import state_dict_from_mapping
 from keras_fastfcn.weights.mapping import tensor_mappings
-from keras_fastfcn.weights.saving import output_kind
-from keras_fastfcn.weights.saving import save_atomically
 from keras_fastfcn.weights.transfer import LoadReport
 from keras_fastfcn.weights.transfer import assign_state_dict
 
-#: Necks that exist in the official code (`jpu=None` / `JPU` / `JPU_X`).
-OFFICIAL_NECKS = ("dilated", "jpu", "jpux")
 BACKBONE_PREFIX = "pretrained."
 CLASSIFIER_REASON = "unused ImageNet classifier tensors"
 
 Checkpoint = Union[str, os.PathLike, Mapping[str, np.ndarray]]
 
 
-def _read(checkpoint: Checkpoint) -> tuple[dict[str, np.ndarray], str]:
+def read_state(checkpoint: Checkpoint) -> tuple[dict[str, np.ndarray], str]:
+    """`({key: array}, description)` of a checkpoint file or state dict."""
     if isinstance(checkpoint, Mapping):
         return state_dict_from_mapping(checkpoint), "The state dict"
     return read_checkpoint(checkpoint), str(checkpoint)
 
 
 def _check_segmentation_model(model) -> None:
-    if not isinstance(model, SegmentationModel):
+    if not all(hasattr(model, a) for a in ("head", "neck", "backbone")):
         raise ValueError(
             f"Expected a SegmentationModel from build_model, got "
             f"{type(model).__name__}."
         )
-    if model.neck not in OFFICIAL_NECKS:
+    if get_neck(model.neck) not in official_necks():
         raise ValueError(
             f"Model {model.name!r} has the {model.neck!r} neck, which the "
             "official code does not have; official checkpoints fit the "
@@ -58,7 +61,7 @@ def _check_segmentation_model(model) -> None:
         )
 
 
-def _model_description(model: SegmentationModel) -> str:
+def _model_description(model: keras.Model) -> str:
     return (
         f"{model.name} / resnet{model.backbone.depth}, "
         f"{model.num_classes} classes"
@@ -77,7 +80,7 @@ def _architecture_hint(arch: CheckpointArchitecture, model) -> str:
 
 
 def load_official_weights(
-    model: SegmentationModel,
+    model: keras.Model,
     checkpoint: Checkpoint,
     *,
     progress: bool = False,
@@ -105,7 +108,7 @@ def load_official_weights(
         ValueError: `model` has no official counterpart.
     """
     _check_segmentation_model(model)
-    state, source = _read(checkpoint)
+    state, source = read_state(checkpoint)
     mappings = tensor_mappings(model)
     keys = {m.key for m in mappings}
     has_aux = any(k.startswith(AUX_PREFIX) for k in keys)
@@ -157,7 +160,7 @@ def load_backbone_weights(
         FileNotFoundError, CheckpointError: unreadable file.
         WeightMismatchError: the tensors do not fit `backbone`.
     """
-    state, source = _read(checkpoint)
+    state, source = read_state(checkpoint)
     prefix = ""
     outside = []
     if any(k.startswith(BACKBONE_PREFIX) for k in state):
@@ -198,145 +201,3 @@ def load_backbone_weights(
     for key in outside:
         report.skipped[key] = "tensors outside the backbone"
     return report
-
-
-def _pick(option, inferred, what: str, source: str):
-    if option is None:
-        if inferred is None:
-            raise ValueError(
-                f"Cannot tell the {what} of {source} from its keys; pass it "
-                f"explicitly (--{what.replace('_', '-')})."
-            )
-        return inferred
-    return option
-
-
-def model_for_checkpoint(
-    checkpoint: Checkpoint,
-    model: str | None = None,
-    backbone: str | None = None,
-    num_classes: int | None = None,
-    *,
-    aux: bool | None = None,
-    se_loss: bool | None = None,
-    input_shape=(None, None, 3),
-    progress: bool = False,
-) -> tuple[SegmentationModel, LoadReport]:
-    """Build the Keras model of an official checkpoint and load it.
-
-    Options left `None` are read from the checkpoint's keys (model name,
-    backbone depth, class count, aux / SE branches, and the stem / JPU
-    widths); options given must agree with the checkpoint.
-
-    Args:
-        checkpoint: a `.pth` / `.pth.tar` / `.npz` file, or a state dict.
-        model: model name such as `"encnet_jpu"`, or `None`.
-        backbone: `"resnet50"`, `"resnet101"`, `"resnet152"`, or `None`.
-        num_classes: int or `None`.
-        aux: bool or `None`, build the auxiliary head.
-        se_loss: bool or `None`, build the EncNet SE branch.
-        input_shape: `(height, width, 3)` of the model input.
-        progress: bool, show a progress bar.
-
-    Returns:
-        `(model, report)`: the loaded `SegmentationModel` and a
-        `LoadReport`.
-
-    Raises:
-        ValueError: the options contradict the checkpoint (one line).
-        WeightMismatchError: the checkpoint does not fit the model.
-    """
-    state, source = _read(checkpoint)
-    arch = infer_architecture(state)
-    if arch.model is None and arch.backbone is not None and model is None:
-        raise ValueError(
-            f"{source} holds only a {arch.backbone} backbone (no head); "
-            "use build_model(..., backbone_weights=PATH) to start training "
-            "from it."
-        )
-    name = _pick(model, arch.model, "model", source)
-    depth = _pick(backbone, arch.backbone, "backbone", source)
-    classes = _pick(num_classes, arch.num_classes, "num_classes", source)
-    wanted = (name, depth, classes)
-    found = (arch.model, arch.backbone, arch.num_classes)
-    if arch.model is not None and wanted != found:
-        raise ValueError(
-            f"{source} holds {arch.describe()}, not {name} / {depth}, "
-            f"{classes} classes; pass --model {arch.model} --backbone "
-            f"{arch.backbone} --num-classes {arch.num_classes}."
-        )
-    keras_model = build_model(
-        name,
-        depth,
-        classes,
-        aux=arch.aux if aux is None else aux,
-        se_loss=(
-            arch.se_loss and name.startswith("encnet")
-            if se_loss is None
-            else se_loss
-        ),
-        input_shape=input_shape,
-        neck_width=arch.neck_width or 512,
-        stem=arch.stem,
-        base_width=arch.base_width or 64,
-    )
-    report = load_official_weights(keras_model, state, progress=progress)
-    return keras_model, report
-
-
-def build_model_call(model: SegmentationModel) -> str:
-    """The `build_model(...)` call that rebuilds `model`'s architecture:
-    name, backbone, classes, `aux`, `se_loss`, and every other argument
-    that differs from `build_model`'s default (`neck_width`, `base_width`,
-    `stem`, `output_stride`), so that `.weights.h5` files load into it."""
-    backbone = model.backbone
-    arguments = [
-        repr(model.name),
-        repr(f"resnet{backbone.depth}"),
-        str(model.num_classes),
-        f"aux={model.aux}",
-        f"se_loss={model.se_loss}",
-    ]
-    default_stride = 8 if model.neck == "dilated" else 32
-    for name, value, default in (
-        ("neck_width", model.neck_width, 512),
-        ("base_width", backbone.base_width, 64),
-        ("stem", backbone.stem, "deep"),
-        ("output_stride", backbone.output_stride, default_stride),
-    ):
-        if value != default:
-            arguments.append(f"{name}={value!r}")
-    return f"build_model({', '.join(arguments)})"
-
-
-def convert_checkpoint(
-    checkpoint: str | os.PathLike,
-    output: str | os.PathLike,
-    model: str | None = None,
-    backbone: str | None = None,
-    num_classes: int | None = None,
-    *,
-    aux: bool | None = None,
-    se_loss: bool | None = None,
-    progress: bool = False,
-) -> tuple[SegmentationModel, LoadReport]:
-    """Convert an official `.pth` checkpoint to `.weights.h5` or `.keras`.
-
-    See `model_for_checkpoint` for the options. The output is written to a
-    temporary file beside `output` and renamed into place.
-
-    Returns:
-        `(model, report)`.
-    """
-    output_kind(output)  # fail on a bad name before the slow part
-    keras_model, report = model_for_checkpoint(
-        checkpoint,
-        model,
-        backbone,
-        num_classes,
-        aux=aux,
-        se_loss=se_loss,
-        progress=progress,
-    )
-    save_atomically(keras_model, Path(output))
-    return keras_model, report
