@@ -1,13 +1,17 @@
 """Train a FastFCN-family model: `python train.py --dataset sample`.
 
-Configs live in `configs/`; `--dataset NAME` alone uses
-`configs/NAME.yaml`, and every config key can be overridden with a flag
-(`python train.py --help`). See `keras_fastfcn.train`.
+The same as `fastfcn train` (`keras_fastfcn/cli/train.py`): `--dataset
+NAME` alone uses the shipped config `configs/NAME.yaml`, and every config
+key can be overridden with a flag (`python train.py --help`).
 """
 
-from pathlib import Path
+import os
+import sys
 
-from keras_fastfcn.train import main
+# `--help` and option errors answer before TensorFlow is imported.
+os.environ.setdefault("KERAS_FASTFCN_DEFER_IMPORTS", "1")
+
+from keras_fastfcn.cli.train import run  # noqa: E402
 
 if __name__ == "__main__":
-    main(default_configs=Path(__file__).resolve().parent / "configs")
+    sys.exit(run(prog="train.py"))

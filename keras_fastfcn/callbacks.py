@@ -1,78 +1,56 @@
-"""Keras callbacks for training runs: checkpoints, resume state, images.
+"""Keras callbacks for training runs: checkpoints, backups, images.
 
-`EpochCheckpoint` saves the whole model (weights and optimizer state)
-after every epoch to `checkpoints/last.keras`, keeps `best.keras` by a
-monitored metric, and records progress in `checkpoints/state.json`; every
-file is written to a temporary name and renamed, so a crash (even SIGKILL)
-never leaves a half-written checkpoint. `PredictionImages` logs
-image | ground truth | prediction strips to TensorBoard.
+`EpochCheckpoint` commits every epoch into the run folder (whole model with
+optimizer state, the best one by a monitored metric, the history) in one
+atomic step (`keras_fastfcn/run_folder.py`), so a crash (even SIGKILL)
+resumes exactly. `PredictionImages` logs image | ground truth | prediction
+strips to TensorBoard.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from keras_fastfcn.run_folder import RunFolder
 from keras_fastfcn.utils.files import atomic_path
 from keras_fastfcn.utils.files import atomic_write_text
 from keras_fastfcn.visualize import colorize
-from keras_fastfcn.weights.saving import save_atomically
 
-LAST = "last.keras"
-BEST = "best.keras"
-STATE = "state.json"
 BACKUP_WEIGHTS = "latest.weights.h5"
 BACKUP_STATE = "backup.json"
 
 
-def read_state(checkpoint_dir: str | os.PathLike) -> dict | None:
-    """The saved training state (`{"epoch": completed epochs, ...}`) or
-    `None` when the directory holds no complete checkpoint."""
-    checkpoint_dir = Path(checkpoint_dir)
-    state_path = checkpoint_dir / STATE
-    if not (state_path.is_file() and (checkpoint_dir / LAST).is_file()):
-        return None
-    try:
-        return json.loads(state_path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"Corrupt training state {state_path}: {error}. Delete the "
-            "checkpoint directory to start over."
-        ) from error
-
-
-def _copy_atomically(source: Path, target: Path) -> None:
-    with atomic_path(target) as tmp:
-        shutil.copyfile(source, tmp)
-
-
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Save `last.keras` each epoch and `best.keras` when `monitor` improves.
+    """Commit each epoch into `folder` (`RunFolder.commit_epoch`): the
+    model, the best one when `monitor` improves, and the history.
 
     Args:
-        checkpoint_dir: directory for the files.
+        folder: the run's `RunFolder`.
         monitor: metric in the epoch logs, e.g. `"val_mean_iou"`.
         mode: `"max"` or `"min"`.
         best: best value reached before (when resuming).
+        extra: more values for the manifest (checked on resume).
     """
 
     def __init__(
         self,
-        checkpoint_dir: str | os.PathLike,
+        folder: RunFolder,
         monitor: str,
         mode: str = "max",
         best: float | None = None,
+        extra: dict | None = None,
     ):
         super().__init__()
-        self.checkpoint_dir = Path(checkpoint_dir)
+        self.folder = folder
         self.monitor = monitor
         self.mode = mode
         self.best = best
+        self.extra = extra
 
     def _improved(self, value: float) -> bool:
         if self.best is None:
@@ -81,21 +59,18 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        last = self.checkpoint_dir / LAST
-        save_atomically(self.model, last)
         value = logs.get(self.monitor)
-        if value is not None and self._improved(float(value)):
+        improved = value is not None and self._improved(float(value))
+        if improved:
             self.best = float(value)
-            _copy_atomically(last, self.checkpoint_dir / BEST)
-        state = {
-            "epoch": epoch + 1,
-            "monitor": self.monitor,
-            "best": self.best,
-            "logs": {k: float(v) for k, v in logs.items()},
-        }
-        atomic_write_text(
-            self.checkpoint_dir / STATE, json.dumps(state, indent=2)
+        self.folder.commit_epoch(
+            self.model,
+            epoch + 1,
+            logs,
+            self.monitor,
+            improved,
+            self.best,
+            self.extra,
         )
 
 

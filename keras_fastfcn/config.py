@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from keras_fastfcn.constants import OFFICIAL_BASE_LR
+
 # Official epochs and base learning rates (lr = base / 16 * batch size).
 DATASET_EPOCHS = {
     "ade20k": 120,
@@ -22,12 +24,15 @@ DATASET_EPOCHS = {
     "pascal_voc": 50,
     "cityscapes": 240,
 }
-DATASET_BASE_LR = {
-    "ade20k": 0.01,
-    "pascal_context": 0.001,
-    "pascal_voc": 0.001,
-    "cityscapes": 0.01,
-}
+DEFAULT_BASE_LR = 0.01
+
+
+def official_base_lr(dataset: str) -> float:
+    """The official code's learning rate for batch size 16 (its `--lr`
+    defaults); `DEFAULT_BASE_LR` for other datasets."""
+    return OFFICIAL_BASE_LR.get(dataset, DEFAULT_BASE_LR)
+
+
 MIXED_PRECISION = (None, "mixed_float16", "mixed_bfloat16")
 DATA_FORMATS = ("files", "tfrecord")
 STRATEGIES = (
@@ -40,84 +45,199 @@ STRATEGIES = (
 )
 
 
+def _field(default, help: str, group: str, choices=None):
+    """A `TrainConfig` field with its `--help` text, group and choices."""
+    return dataclasses.field(
+        default=default,
+        metadata={"help": help, "group": group, "choices": choices},
+    )
+
+
+GROUPS = ("data", "model", "optimisation", "distribution", "output")
+VALIDATE_DATA = ("auto", "full", "sample", "off")
+
+
 @dataclasses.dataclass
 class TrainConfig:
-    """Everything a training run needs; `None` means "derive a default"."""
+    """Everything a training run needs; `None` means "derive a default".
+
+    Each field's `help`, group and allowed values (`dataclasses.fields`
+    metadata) are what `--help` shows.
+    """
 
     # data
-    dataset: str = "ade20k"
-    data_dir: str | None = None
-    data_format: str = "files"  # or "tfrecord" (data_dir from to_tfrecord)
-    num_classes: int | None = None  # from the dataset
-    crop_size: int = 480
-    base_size: int = 520
-    blur: bool = True
-    jitter: bool = False
-    cache: bool = False
+    dataset: str = _field(
+        "ade20k",
+        "dataset name (see list_datasets(); 'tfds:NAME' for TFDS)",
+        "data",
+    )
+    data_dir: str | None = _field(
+        None, "folder of the dataset (default: the dataset's own)", "data"
+    )
+    data_format: str = _field(
+        "files", "how the data is stored", "data", DATA_FORMATS
+    )
+    num_classes: int | None = _field(
+        None, "classes of the model (default: the dataset's)", "data"
+    )
+    crop_size: int = _field(480, "training crop, pixels", "data")
+    base_size: int = _field(
+        520, "short side before the random scale, pixels", "data"
+    )
+    blur: bool = _field(True, "random Gaussian blur augmentation", "data")
+    jitter: bool = _field(False, "random colour jitter augmentation", "data")
+    cache: bool = _field(False, "cache decoded images in memory", "data")
+    validate_data: str = _field(
+        "auto",
+        "check the splits' files before building the model: every pair "
+        f"(full), {2000} pairs (sample), full up to 2000 pairs else sample "
+        "(auto), or not at all (off)",
+        "data",
+        VALIDATE_DATA,
+    )
     # model
-    model: str = "encnet_jpu"
-    backbone: str = "resnet50"
-    backbone_weights: str | None = None
-    base_width: int = 64
-    neck_width: int = 512
-    aux: bool = True
-    aux_weight: float = 0.2
-    se_loss: bool | None = None  # True for EncNet models
-    se_weight: float = 0.2
-    dropout: float = (
-        0.1  # before the classifiers; masks are not replayed on resume
+    model: str = _field("encnet_jpu", "model name (list_models())", "model")
+    backbone: str = _field("resnet50", "backbone name", "model")
+    backbone_weights: str | None = _field(
+        None,
+        "ImageNet backbone weights file (.pth, .npz, .weights.h5)",
+        "model",
+    )
+    base_width: int = _field(64, "ResNet stem width (64 in the paper)", "model")
+    neck_width: int = _field(512, "JPU / FPN branch width", "model")
+    aux: bool = _field(True, "add the auxiliary FCN head on stage 4", "model")
+    aux_weight: float = _field(0.2, "weight of the auxiliary loss", "model")
+    se_loss: bool | None = _field(
+        None,
+        "class-presence (SE) loss; default: on for heads that have it (EncNet)",
+        "model",
+    )
+    se_weight: float = _field(0.2, "weight of the SE loss", "model")
+    dropout: float = _field(
+        0.1,
+        "spatial dropout before the classifiers (masks are not replayed on "
+        "resume)",
+        "model",
     )
     # optimisation
-    batch_size: int = 16
-    epochs: int | None = None  # from the dataset
-    steps_per_epoch: int | None = None  # len(train set) // batch_size
-    lr: float | None = None  # base / 16 * batch_size
-    head_lr_multiplier: float = 10.0
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    mixed_precision: str | None = None
-    devices: int | None = None  # replicas; on CPU: logical devices
-    strategy: str = "auto"  # see keras_fastfcn.distribute.make_strategy
-    tpu: str | None = None  # TPU name or address for strategy "tpu"
-    sync_bn: bool = False
-    seed: int = 1
+    batch_size: int = _field(
+        16, "images per step (all replicas)", "optimisation"
+    )
+    epochs: int | None = _field(
+        None,
+        "epochs (default: the official count for the dataset)",
+        "optimisation",
+    )
+    steps_per_epoch: int | None = _field(
+        None,
+        "steps per epoch (default: training images // batch size)",
+        "optimisation",
+    )
+    lr: float | None = _field(
+        None,
+        "base learning rate (default: the official one / 16 * batch size)",
+        "optimisation",
+    )
+    head_lr_multiplier: float = _field(
+        10.0, "learning-rate factor of the neck and heads", "optimisation"
+    )
+    momentum: float = _field(0.9, "SGD momentum", "optimisation")
+    weight_decay: float = _field(
+        1e-4, "L2 weight decay (coupled, as PyTorch SGD)", "optimisation"
+    )
+    mixed_precision: str | None = _field(
+        None, "Keras mixed-precision policy", "optimisation", MIXED_PRECISION
+    )
+    seed: int = _field(
+        1, "random seed of weights and data order", "optimisation"
+    )
+    # distribution
+    devices: int | None = _field(
+        None,
+        "replicas (on CPU: logical devices); default: all GPUs",
+        "distribution",
+    )
+    strategy: str = _field(
+        "auto",
+        "distribution strategy (keras_fastfcn.distribute)",
+        "distribution",
+        STRATEGIES,
+    )
+    tpu: str | None = _field(
+        None, "TPU name or address for --strategy tpu", "distribution"
+    )
+    sync_bn: bool = _field(
+        False,
+        "synchronise BatchNorm statistics across replicas",
+        "distribution",
+    )
     # validation and output
-    val_every: int = 1
-    val_steps: int | None = None
-    eval_multi_scale: bool = False
-    num_visualizations: int = 4
-    output_dir: str = "runs/experiment"
-    resume: bool = False
+    val_every: int = _field(1, "validate every N epochs", "output")
+    val_steps: int | None = _field(
+        None, "validation batches (default: the whole split)", "output"
+    )
+    eval_multi_scale: bool = _field(
+        False, "final evaluation multi-scale + flip", "output"
+    )
+    require_evaluation: bool = _field(
+        False,
+        "make a failed final evaluation the run's error (default: report it "
+        "and keep the run)",
+        "output",
+    )
+    num_visualizations: int = _field(
+        4, "prediction pictures in TensorBoard and the evaluation", "output"
+    )
+    output_dir: str = _field("runs/experiment", "the run folder", "output")
+    resume: bool = _field(
+        False, "continue the run in --output-dir from its last epoch", "output"
+    )
+    overwrite: bool = _field(
+        False, "delete the run in --output-dir and start over", "output"
+    )
 
     def resolved(self) -> "TrainConfig":
-        """A copy with dataset-dependent defaults filled in and checked."""
+        """A copy with dataset-dependent defaults filled in and every value
+        checked (`ValueError` naming the key and what it accepts)."""
         config = dataclasses.replace(self)
+        head = _head_of(config.model)  # an unknown model name fails here
         if config.se_loss is None:
-            config.se_loss = _head_of(config.model).se_output
+            config.se_loss = head.se_output
         if config.epochs is None:
             config.epochs = DATASET_EPOCHS.get(config.dataset, 50)
         if config.lr is None:
-            base = DATASET_BASE_LR.get(config.dataset, 0.01)
-            config.lr = base / 16 * config.batch_size
-        if config.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(
-                f"mixed_precision must be one of {MIXED_PRECISION}, "
-                f"got {config.mixed_precision!r}."
+            config.lr = (
+                official_base_lr(config.dataset) / 16 * config.batch_size
             )
-        for name, valid in (
-            ("data_format", DATA_FORMATS),
-            ("strategy", STRATEGIES),
-        ):
-            if getattr(config, name) not in valid:
+        for name, field in _fields().items():
+            choices = field.metadata.get("choices")
+            value = getattr(config, name)
+            if choices is not None and value not in choices:
+                shown = ", ".join(str(c) for c in choices)
                 raise ValueError(
-                    f"{name} must be one of {', '.join(valid)}, got "
-                    f"{getattr(config, name)!r}."
+                    f"{name} must be one of {shown}; got {value!r}."
                 )
         for name in ("batch_size", "epochs", "crop_size", "base_size"):
             if getattr(config, name) < 1:
                 raise ValueError(
                     f"{name} must be >= 1, got {getattr(config, name)}."
                 )
+        for name in ("steps_per_epoch", "val_steps", "devices", "num_classes"):
+            value = getattr(config, name)
+            if value is not None and value < 1:
+                raise ValueError(
+                    f"{name} must be >= 1 (or unset), got {value}."
+                )
+        if config.devices and config.batch_size % config.devices:
+            raise ValueError(
+                f"batch_size {config.batch_size} does not split evenly over "
+                f"{config.devices} devices; use a multiple of "
+                f"{config.devices} (e.g. {config.devices * 2})."
+            )
+        if config.resume and config.overwrite:
+            raise ValueError(
+                "resume and overwrite contradict each other; pass one."
+            )
         return config
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,22 +256,75 @@ def _fields() -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def find_config(name: str | Path) -> Path:
+    """A config file: a path, or the name of a shipped config
+    (`"camvid"` is `keras_fastfcn/configs/camvid.yaml`)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = CONFIG_DIR / f"{path.name.removesuffix('.yaml')}.yaml"
+    if path.parent == Path(".") and shipped.is_file():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    raise FileNotFoundError(
+        f"Config file not found: {path}. Pass a YAML file or a shipped "
+        f"config name ({known})."
+    )
+
+
+def _check_value_type(path, name: str, value, field: dataclasses.Field):
+    """YAML values must have the field's type: a quoted "false" is a
+    string, not a boolean, and is refused rather than read as true."""
+    annotation = str(field.type)
+    if value is None:
+        if "None" in annotation:
+            return value
+        raise ValueError(f"{path}: {name} cannot be empty (null).")
+    if annotation.startswith("bool"):
+        ok = isinstance(value, bool)
+        expected = "true or false (unquoted)"
+    elif annotation.startswith("int"):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        expected = "a whole number"
+    elif annotation.startswith("float"):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        expected = "a number"
+    else:
+        ok = isinstance(value, str)
+        expected = "a string"
+    if not ok:
+        raise ValueError(
+            f"{path}: {name} must be {expected}, got {value!r} "
+            f"({type(value).__name__})."
+        )
+    return float(value) if annotation.startswith("float") else value
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config; unknown keys are an error naming them."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Config file not found: {path}")
+    """Read a YAML config (a path or a shipped config's name); unknown
+    keys and values of the wrong type are errors naming them."""
+    path = find_config(path)
     with open(path) as handle:
-        values = yaml.safe_load(handle) or {}
+        try:
+            values = yaml.safe_load(handle) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of config keys.")
-    unknown = sorted(set(values) - set(_fields()))
+    fields = _fields()
+    unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ValueError(
             f"{path}: unknown config keys {unknown}. "
-            f"Valid keys: {sorted(_fields())}."
+            f"Valid keys: {sorted(fields)}."
         )
-    return values
+    return {
+        name: _check_value_type(path, name, value, fields[name])
+        for name, value in values.items()
+    }
 
 
 def _parse_bool(text: str) -> bool:
@@ -184,33 +357,80 @@ def _argument_type(field: dataclasses.Field):
     return _parse_optional(kind) if "None" in annotation else kind
 
 
+def _describe_default(field: dataclasses.Field) -> str:
+    if field.default is None:
+        return "derived"
+    return (
+        str(field.default).lower()
+        if isinstance(field.default, bool)
+        else (str(field.default))
+    )
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add `--config` and one `--field-name` flag per `TrainConfig` field."""
-    parser.add_argument("--config", help="YAML file with config values.")
+    """Add `--config` and one `--field-name` flag per `TrainConfig` field,
+    grouped (data, model, optimisation, distribution, output), each with
+    its description, default and allowed values."""
+    parser.add_argument(
+        "--config",
+        help="YAML file of config values, or a shipped config's name "
+        f"({', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.yaml')))}); "
+        "default: the shipped config named like --dataset, if any",
+    )
+    groups = {name: parser.add_argument_group(name) for name in GROUPS}
     for name, field in _fields().items():
+        group = groups[field.metadata["group"]]
         flag = "--" + name.replace("_", "-")
         kind = _argument_type(field)
-        if kind is _parse_bool and field.default is False:
-            # `--resume` / `--cache` as plain switches, `--resume false` too.
-            parser.add_argument(
-                flag, nargs="?", const=True, type=_parse_bool, default=None
+        choices = field.metadata.get("choices")
+        help_text = (
+            f"{field.metadata['help']} (default: {_describe_default(field)})"
+        )
+        if kind is _parse_bool:
+            # `--resume` as a plain switch, `--resume false` too.
+            group.add_argument(
+                flag,
+                nargs="?",
+                const=True,
+                type=_parse_bool,
+                default=None,
+                metavar="{true,false}",
+                help=help_text,
             )
         else:
-            parser.add_argument(
-                flag, type=kind, default=None, metavar=name.upper()
+            shown = [c for c in choices if c is not None] if choices else None
+            group.add_argument(
+                flag,
+                type=kind,
+                default=None,
+                metavar="{" + ",".join(shown) + "}" if shown else name.upper(),
+                help=help_text,
             )
+
+
+def config_values(
+    args: argparse.Namespace, default_config: str | Path | None = None
+) -> dict[str, Any]:
+    """Config values from YAML (`--config`, `default_config`, or the
+    shipped config named like `--dataset`) overridden by CLI flags; not
+    yet resolved (no TensorFlow import)."""
+    values: dict[str, Any] = {}
+    path = args.config or default_config
+    if path:
+        values.update(load_config_file(path))
+    elif getattr(args, "dataset", None):
+        shipped = CONFIG_DIR / f"{args.dataset}.yaml"
+        if shipped.is_file():
+            values.update(load_config_file(shipped))
+    for name in _fields():
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    return values
 
 
 def config_from_args(
     args: argparse.Namespace, default_config: str | Path | None = None
 ) -> TrainConfig:
-    """Defaults <- YAML (`--config` or `default_config`) <- CLI flags."""
-    values: dict[str, Any] = {}
-    path = args.config or default_config
-    if path:
-        values.update(load_config_file(path))
-    for name in _fields():
-        value = getattr(args, name, None)
-        if value is not None:
-            values[name] = value
-    return TrainConfig(**values).resolved()
+    """Defaults <- YAML <- CLI flags (`config_values`), resolved."""
+    return TrainConfig(**config_values(args, default_config)).resolved()

@@ -1,4 +1,4 @@
-"""Input normalisation shared by models, data pipelines and exports.
+"""Constants shared by models, data pipelines, exports and training.
 
 Models take RGB in [0, 1] normalised with the ImageNet mean and standard
 deviation, as the official FastFCN code (`transforms.Normalize`).
@@ -6,3 +6,16 @@ deviation, as the official FastFCN code (`transforms.Normalize`).
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# The official code's base learning rates (its `--lr` defaults, for batch
+# size 16), by this package's dataset names; the official names
+# (`pcontext`, `citys`) are aliases.
+OFFICIAL_BASE_LR = {
+    "ade20k": 1e-2,
+    "pascal_context": 1e-3,
+    "pascal_aug": 1e-3,
+    "pascal_voc": 1e-4,
+    "cityscapes": 1e-2,
+    "coco": 1e-2,
+}
+OFFICIAL_DATASET_NAMES = {"pcontext": "pascal_context", "citys": "cityscapes"}

@@ -1,7 +1,7 @@
 """Evaluate a segmentation model: pixAcc, mIoU, per-class IoU, pictures.
 
-    python -m keras_fastfcn.evaluate \\
-        --model-file runs/x/checkpoints/best.keras \\
+    fastfcn evaluate \\
+        --model-file runs/x/checkpoints/best-0040.keras \\
         --dataset camvid --data-dir ../shared/data/camvid \\
         [--multi-scale] [--flip]
 
@@ -16,7 +16,6 @@ prediction overlays and `metrics.json` are written to `--output-dir`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -31,8 +30,6 @@ from keras_fastfcn.metrics import ConfusionMatrix
 from keras_fastfcn.metrics import format_iou_table
 from keras_fastfcn.metrics import plot_confusion_matrix
 from keras_fastfcn.utils.files import atomic_write_text
-
-PROG = "python -m keras_fastfcn.evaluate"
 
 
 def denormalize(image: np.ndarray) -> np.ndarray:
@@ -164,108 +161,3 @@ def format_results(results: dict) -> str:
         f"{'multi-scale' if results['multi_scale'] else 'single scale'}"
         f"{' + flip' if results['flip'] else ''})"
     )
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    from keras_fastfcn.config import DATA_FORMATS
-    from keras_fastfcn.data.datasets import dataset_argument
-    from keras_fastfcn.models.loading import add_model_arguments
-    from keras_fastfcn.utils.cli import OneLineArgumentParser
-
-    parser = OneLineArgumentParser(
-        prog=PROG,
-        description="pixAcc / mIoU of a segmentation model on a dataset.",
-    )
-    add_model_arguments(parser)
-    parser.add_argument("--dataset", required=True, type=dataset_argument)
-    parser.add_argument("--data-dir")
-    parser.add_argument(
-        "--data-format",
-        choices=DATA_FORMATS,
-        default="files",
-        help="tfrecord: --data-dir holds keras_fastfcn.data.to_tfrecord output",
-    )
-    parser.add_argument("--split", default="val")
-    parser.add_argument("--multi-scale", action="store_true")
-    parser.add_argument("--flip", action="store_true")
-    parser.add_argument("--base-size", type=int, default=520)
-    parser.add_argument("--crop-size", type=int, default=480)
-    parser.add_argument("--max-images", type=int)
-    parser.add_argument("--output-dir", default="runs/evaluation")
-    parser.add_argument("--num-visualizations", type=int, default=4)
-    return parser.parse_args(argv)
-
-
-def check_arguments(args: argparse.Namespace) -> None:
-    """Refuse bad sizes, missing model files and an `--output-dir` that is
-    a file before the dataset or the model is loaded."""
-    from keras_fastfcn.utils.cli import UserError
-    from keras_fastfcn.utils.cli import check_model_arguments
-
-    check_model_arguments(args)
-    for option in ("base_size", "crop_size", "max_images"):
-        value = getattr(args, option)
-        if value is not None and value < 1:
-            raise UserError(
-                f"--{option.replace('_', '-')} must be a positive integer, "
-                f"got {value}."
-            )
-    if args.num_visualizations < 0:
-        raise UserError(
-            f"--num-visualizations must be >= 0, got {args.num_visualizations}."
-        )
-    output_dir = Path(args.output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise FileExistsError(
-            f"--output-dir {output_dir} is an existing file; pass a "
-            "directory for metrics.json and the pictures."
-        )
-    local = args.data_dir is not None and "://" not in args.data_dir
-    if local and not Path(args.data_dir).is_dir():
-        raise FileNotFoundError(
-            f"--data-dir {args.data_dir} is not a directory."
-        )
-
-
-def main(argv=None) -> dict:
-    from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
-
-    configure_tensorflow_runtime()
-    args = parse_args(argv)
-    check_arguments(args)
-    from keras_fastfcn.data import load_dataset
-    from keras_fastfcn.models.loading import model_from_arguments
-
-    spec = load_dataset(
-        args.dataset,
-        args.data_dir,
-        split=args.split,
-        data_format=args.data_format,
-    )
-    if args.num_classes is None and not args.model_file:
-        args.num_classes = spec.num_classes
-    model = model_from_arguments(args)
-    results = evaluate_model(
-        model,
-        spec,
-        multi_scale=args.multi_scale,
-        flip=args.flip,
-        base_size=args.base_size,
-        crop_size=args.crop_size,
-        max_images=args.max_images,
-        output_dir=args.output_dir,
-        num_visualizations=args.num_visualizations,
-    )
-    print(format_results(results))
-    print(
-        f"\nwrote metrics, confusion matrix and overlays to {args.output_dir}"
-    )
-    return results
-
-
-if __name__ == "__main__":
-    import sys
-
-    from keras_fastfcn.utils.cli import run_cli
-
-    sys.exit(run_cli(main, PROG))

@@ -23,6 +23,9 @@ from typing import Mapping
 import keras
 from keras import ops
 
+from keras_fastfcn.constants import OFFICIAL_BASE_LR
+from keras_fastfcn.constants import OFFICIAL_DATASET_NAMES
+
 _PACKAGE = "keras_fastfcn"
 
 
@@ -326,21 +329,16 @@ def official_learning_rate(dataset: str, batch_size: int) -> float:
     """The official default base learning rate `base / 16 * batch_size`.
 
     Args:
-        dataset: one of `"ade20k"`, `"pcontext"`, `"pascal_voc"`,
-            `"pascal_aug"`, `"coco"`, `"citys"`.
+        dataset: a key of `constants.OFFICIAL_BASE_LR` (`"ade20k"`,
+            `"pascal_context"`, `"pascal_voc"`, `"pascal_aug"`, `"coco"`,
+            `"cityscapes"`) or an official name (`"pcontext"`, `"citys"`).
         batch_size: int, total batch size over all replicas.
 
     Returns:
         float learning rate of the backbone.
     """
-    base = {
-        "coco": 0.01,
-        "citys": 0.01,
-        "pascal_voc": 1e-4,
-        "pascal_aug": 1e-3,
-        "pcontext": 1e-3,
-        "ade20k": 1e-2,
-    }
+    dataset = OFFICIAL_DATASET_NAMES.get(dataset, dataset)
+    base = OFFICIAL_BASE_LR
     if dataset not in base:
         raise ValueError(
             f"No official learning rate for dataset {dataset!r}; known: "

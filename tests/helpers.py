@@ -15,6 +15,7 @@ import numpy as np
 _TWO_REPLICAS = """
 import json, os, sys
 os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # utils/runtime.py: ONEDNN_VARIABLE
 import tensorflow as tf
 from keras_fastfcn.distribute import make_strategy
 strategy = make_strategy(2)  # two logical CPU devices

@@ -28,10 +28,10 @@ NATIVE_LOG = re.compile(
 )
 
 DEBUG = "--debug"
-PREDICT = ["keras_fastfcn.predict"]
-CONVERT = ["keras_fastfcn.convert"]
+PREDICT = ["keras_fastfcn.cli.predict"]
+CONVERT = ["keras_fastfcn.cli.convert"]
 EXPORT = ["keras_fastfcn.export"]
-EVALUATE = ["keras_fastfcn.evaluate"]
+EVALUATE = ["keras_fastfcn.cli.evaluate"]
 PHOTO = ["{d}/photo.png"]
 SAVED = ["--format", "saved_model", "--output", "{d}/models"]
 EVAL = ["--dataset", "sample", "--random-weights", "--model", "fcn"]
@@ -135,7 +135,7 @@ CASES = {
     ),
     "evaluate_unknown_dataset": (
         EVALUATE + ["--dataset", "imagenet", "--random-weights"],
-        ["--dataset: invalid choice: 'imagenet'"],
+        ["--dataset: unknown dataset 'imagenet'"],
     ),
     "evaluate_zero_crop_size": (
         EVALUATE + EVAL + ["--crop-size", "0"],

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_conv_flops_are_two_per_multiply_add():
-    from keras_fastfcn.flops import count_flops
+    from keras_fastfcn.benchmarks.flops import count_flops
 
     inputs = keras.Input((8, 8, 3))
     outputs = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(inputs)
@@ -24,9 +24,9 @@ def test_flops_count_direct_convolutions_under_any_algorithm():
     """FLOPs are the paper's (direct convolution), also where inference
     would run Winograd, which does 2.25x fewer multiply-adds, or skip the
     taps that read padding."""
+    from keras_fastfcn.benchmarks.flops import count_flops
     from keras_fastfcn.fast import FastConv2D
     from keras_fastfcn.fast import fast_paths
-    from keras_fastfcn.flops import count_flops
 
     inputs = keras.Input((8, 8, 3))
     outputs = FastConv2D(4, 3, padding="same", use_bias=False)(inputs)
@@ -38,7 +38,7 @@ def test_flops_count_direct_convolutions_under_any_algorithm():
 
 
 def test_einsum_resize_flops_are_counted():
-    from keras_fastfcn.flops import count_flops
+    from keras_fastfcn.benchmarks.flops import count_flops
 
     inputs = keras.Input((4, 4, 1))
     reference = keras.layers.UpSampling2D(2)(inputs)
@@ -48,7 +48,7 @@ def test_einsum_resize_flops_are_counted():
 
 
 def test_benchmark_cli_writes_table_and_json(tmp_path, capsys):
-    from keras_fastfcn import benchmark
+    from keras_fastfcn.benchmarks import inference as benchmark
 
     path = tmp_path / "bench.json"
     results = benchmark.main(
@@ -98,7 +98,7 @@ def test_benchmark_cli_writes_table_and_json(tmp_path, capsys):
 
 
 def test_training_benchmark_measures_steps_and_memory(capsys):
-    from keras_fastfcn import benchmark
+    from keras_fastfcn.benchmarks import inference as benchmark
 
     results = benchmark.main(
         [
@@ -151,8 +151,8 @@ def _row(model, backbone, median_s, gflops, official=None):
 
 
 def test_goals_are_checked_from_measured_rows():
-    from keras_fastfcn.benchmark import check_goals
-    from keras_fastfcn.speed_goals import Goal
+    from keras_fastfcn.benchmarks.goals import Goal
+    from keras_fastfcn.benchmarks.inference import check_goals
 
     rows = [
         _row("encnet", "resnet50", 2.0, 300.0),
@@ -178,8 +178,8 @@ def test_goals_are_checked_from_measured_rows():
 
 
 def test_unknown_goal_kind_and_model_specs():
-    from keras_fastfcn.benchmark import parse_args
-    from keras_fastfcn.speed_goals import Goal
+    from keras_fastfcn.benchmarks.goals import Goal
+    from keras_fastfcn.benchmarks.inference import parse_args
 
     with pytest.raises(ValueError, match="Unknown goal kind"):
         Goal("fastness", "encnet_jpu", "resnet50", 1.0)
@@ -196,7 +196,7 @@ def test_unknown_goal_kind_and_model_specs():
 def test_training_benchmark_without_allocator_statistics(monkeypatch):
     """With TensorFlow's default CPU allocator there is no tensor-memory
     count: the step times and RSS are still measured, the count is None."""
-    from keras_fastfcn import benchmark
+    from keras_fastfcn.benchmarks import inference as benchmark
 
     monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "false")
     args = benchmark.parse_args(
@@ -216,8 +216,8 @@ def test_training_benchmark_without_allocator_statistics(monkeypatch):
 def test_suite_checks_goals_again_with_direct_convolutions(monkeypatch, capsys):
     """A suite's `also_direct` models are timed a second time with direct
     convolutions and the goals they allow are checked on those rows."""
-    from keras_fastfcn import benchmark
-    from keras_fastfcn.speed_goals import Goal
+    from keras_fastfcn.benchmarks import inference as benchmark
+    from keras_fastfcn.benchmarks.goals import Goal
 
     tiny = {
         "models": ["fcn:resnet18", "fcn_jpu:resnet18"],

@@ -298,7 +298,7 @@ def exact_resize(array, height, width, log=False):
     """Align-corners bilinear resize of `(h, w, c)` with the exact source
     positions of `interpolation_weights` (rounding of a position matters
     when exp scores differ by e^500); `log`: of log values, by logaddexp."""
-    from keras_fastfcn.layers.resize import interpolation_weights
+    from keras_fastfcn.ops.interpolation import interpolation_weights
 
     def mix(low, high, frac):
         if not log:

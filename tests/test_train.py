@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -88,8 +87,12 @@ def test_two_replica_mirrored_training_writes_everything(tmp_path):
     state = json.loads((checkpoints / "state.json").read_text())
     assert state["epoch"] == 2
     assert state["monitor"] == "val_logits_mean_iou"
-    assert (checkpoints / "last.keras").is_file()
-    assert (checkpoints / "best.keras").is_file()
+    assert state["last"] == "epoch-0002.keras"
+    assert (checkpoints / "epoch-0002.keras").is_file()
+    assert (checkpoints / state["best_file"]).is_file()
+    assert sorted(p.name for p in checkpoints.iterdir()) == sorted(
+        {"state.json", "epoch-0002.keras", state["best_file"]}
+    )
     assert list((out / "logs").rglob("events.out.tfevents.*"))
     assert list((out / "logs" / "images").rglob("events.out.tfevents.*"))
     evaluation = out / "evaluation"
@@ -103,43 +106,104 @@ def test_two_replica_mirrored_training_writes_everything(tmp_path):
     history = (out / "history.csv").read_text().splitlines()
     assert len(history) == 3  # header + 2 epochs
     # the 2-replica run really used a synchronised BatchNorm
-    model = keras.models.load_model(checkpoints / "last.keras", compile=False)
+    model = keras.models.load_model(
+        checkpoints / "epoch-0002.keras", compile=False
+    )
     assert model.backbone.get_layer("bn1").synchronized
 
 
-def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
-    # Dropout masks come from TensorFlow's stateful RNG, which a checkpoint
-    # cannot replay; without dropout the resumed run must be exact.
-    epochs = ["--epochs", "3", "--num-visualizations", "0", "--dropout", "0"]
-    reference = tmp_path / "reference"
-    _run(reference, *epochs)
+NO_DROPOUT = ["--epochs", "3", "--num-visualizations", "0", "--dropout", "0"]
 
-    crashed = tmp_path / "crashed"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    process = subprocess.Popen(
-        _command(crashed, *epochs),
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """A 3-epoch run without dropout: its weights are what every resumed
+    run must end with (dropout masks come from TensorFlow's stateful RNG,
+    which a checkpoint cannot replay)."""
+    out = tmp_path_factory.mktemp("uninterrupted")
+    _run(out, *NO_DROPOUT)
+    return out
+
+
+def _final_weights(out):
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert state["epoch"] == 3
+    return _weights(out / "checkpoints" / state["last"])
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "checkpoint_written",  # inside the checkpoint write (temp file)
+        "checkpoint_renamed",  # between the checkpoint and the manifest
+        "best_written",  # between the best copy and the manifest
+        "manifest_renamed",  # committed, old files not deleted yet
+    ],
+)
+def test_kill_at_any_commit_point_resumes_exactly(
+    uninterrupted, tmp_path, point
+):
+    """SIGKILL at each point of epoch 2's commit, then `--resume`: the run
+    ends with the uninterrupted run's weights, bit for bit, and no stray
+    file is left."""
+    out = tmp_path / "run"
+    env = {"KERAS_FASTFCN_CRASH_AT": f"{point}:2"}
+    result = subprocess.run(
+        _command(out, *NO_DROPOUT),
         cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    state_path = crashed / "checkpoints" / "state.json"
-    deadline = time.time() + 600
-    try:
-        while time.time() < deadline and process.poll() is None:
-            if state_path.is_file():
-                break
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait()
-    state = json.loads(state_path.read_text())
-    assert state["epoch"] < 3, "the run finished before it could be killed"
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    committed = 2 if point == "manifest_renamed" else 1
+    assert state["epoch"] == committed
+    stdout = _run(out, *NO_DROPOUT, "--resume")
+    assert f"after epoch {committed}" in stdout
+    for actual, expected in zip(
+        _final_weights(out), _final_weights(uninterrupted)
+    ):
+        np.testing.assert_array_equal(actual, expected)
+    names = {p.name for p in (out / "checkpoints").iterdir()}
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert names == {"state.json", state["last"], state["best_file"]}
+    history = (out / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in history] == ["epoch", "1", "2", "3"]
 
-    stdout = _run(crashed, *epochs, "--resume")
-    assert f"after epoch {state['epoch']}" in stdout
-    assert json.loads(state_path.read_text())["epoch"] == 3
-    expected = _weights(reference / "checkpoints" / "last.keras")
-    actual = _weights(crashed / "checkpoints" / "last.keras")
-    for a, e in zip(actual, expected):
-        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+
+def test_reusing_a_run_folder_is_refused_and_changes_nothing(tmp_path):
+    out = tmp_path / "run"
+    _run(out, "--epochs", "1", "--num-visualizations", "0")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = subprocess.run(
+        _command(out, "--epochs", "1"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"train.py: error: {out} already holds a run")
+    assert "--resume" in error and "--overwrite" in error
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    _run(out, "--epochs", "1", "--num-visualizations", "0", "--overwrite")
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert state["epoch"] == 1
+
+
+def test_resume_with_another_batch_size_is_refused(tmp_path):
+    out = tmp_path / "run"
+    _run(out, "--epochs", "1", "--num-visualizations", "0")
+    result = subprocess.run(
+        _command(out, "--epochs", "2", "--resume", "--steps-per-epoch", "2"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 2
+    assert "trained with steps_per_epoch 3, not 2" in result.stderr

@@ -2,7 +2,7 @@
 # The GPU speed check of issue "Speed" on a machine with JAX (CUDA) but no
 # TensorFlow and no network: installs the carried wheels of what is missing
 # (keras and its small dependencies) into .whl/site, then runs
-# `python -m keras_fastfcn.benchmark` on Keras-JAX and prints its JSON.
+# `fastfcn benchmark` on Keras-JAX and prints its JSON.
 #
 # Here, once, for the GPU machine's Python (3.12 on this project's device):
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
@@ -26,5 +26,5 @@ if [ $# -eq 0 ]; then
     set -- --suite gpu
 fi
 json="${OUT:-.}/gpu.json"
-"$python" -m keras_fastfcn.benchmark "$@" --json "$json"
+"$python" -m keras_fastfcn.benchmarks.inference "$@" --json "$json"
 cat "$json"

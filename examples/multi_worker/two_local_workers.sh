@@ -10,7 +10,7 @@ out="${1:-runs/two_workers}"
 records="$out/records"
 mkdir -p "$out"
 
-python -m keras_fastfcn.data.to_tfrecord --dataset sample --out "$records" --shards 4
+fastfcn to-tfrecord --dataset sample --out "$records" --shards 4
 
 cluster='"cluster": {"worker": ["127.0.0.1:23456", "127.0.0.1:23457"]}'
 pids=()

@@ -608,7 +608,7 @@ def load_dataset(
             TFDS data folder; options ``download``, ``recipe``).
         data_format: ``"files"`` (the downloaded layout) or ``"tfrecord"``:
             ``data_dir`` is a folder written by ``python -m
-            keras_fastfcn.data.to_tfrecord`` (local or ``gs://``); its
+            keras_fastfcn.cli.to_tfrecord`` (local or ``gs://``); its
             shards are checked once (a corrupt one is named).
         **kwargs: Layout options, e.g. ``num_classes`` for ``folder``.
 
@@ -647,7 +647,7 @@ def load_dataset(
         if data_dir is None:
             raise ValueError(
                 "data_format='tfrecord' needs data_dir: the folder written by "
-                "python -m keras_fastfcn.data.to_tfrecord."
+                "fastfcn to-tfrecord."
             )
         if kwargs:
             raise ValueError(

@@ -24,7 +24,7 @@ END_MARKER_WINDOW = 1024
 """Bytes at the end of a PNG/JPEG searched for its end marker."""
 
 _FIX_HINT = (
-    " (python -m keras_fastfcn.data.validate lists every bad file of a dataset)"
+    " (fastfcn validate-data lists every bad file of a dataset)"
 )
 
 

@@ -237,7 +237,7 @@ def read_metadata(data_dir: str, split: str) -> dict:
         raise FileNotFoundError(
             f"No TFRecord split {split!r} in {data_dir}: {path} is missing "
             f"(splits found: {', '.join(found) or 'none'}). Write it with "
-            f"python -m keras_fastfcn.data.to_tfrecord --splits {split} "
+            f"fastfcn to-tfrecord --splits {split} "
             f"--out {data_dir} ..."
         )
     with tf.io.gfile.GFile(path) as handle:
@@ -248,7 +248,7 @@ def read_metadata(data_dir: str, split: str) -> dict:
     if metadata.get("format") != FORMAT or metadata.get("version") != VERSION:
         raise ValueError(
             f"{path} is not a {FORMAT} v{VERSION} metadata file; re-create the "
-            "folder with python -m keras_fastfcn.data.to_tfrecord."
+            "folder with fastfcn to-tfrecord."
         )
     return metadata
 
@@ -267,7 +267,7 @@ def count_records(path: str) -> int:
         raise ValueError(
             f"TFRecord shard {path} is corrupt after {count} good records "
             f"({error.message.splitlines()[0]}); re-create it with "
-            "python -m keras_fastfcn.data.to_tfrecord."
+            "fastfcn to-tfrecord."
         ) from None
     return count
 
@@ -284,7 +284,7 @@ def verify_shards(records: tuple[str, ...], counts: tuple[int, ...]) -> None:
             raise ValueError(
                 f"TFRecord shard {path} holds {found} records but its "
                 f"metadata says {expected}; it was changed or cut off. "
-                "Re-create it with python -m keras_fastfcn.data.to_tfrecord."
+                "Re-create it with fastfcn to-tfrecord."
             )
 
 

@@ -2,7 +2,7 @@
 
 The tf.data pipeline stops at the first bad file; run this first (the
 training CLI does) to list all of them. It applies the same rules as
-`keras_fastfcn.data.decode`. Command line: `keras_fastfcn.data.validate`.
+`keras_fastfcn.data.decode`. Command line: `keras_fastfcn.cli.validate_data`.
 """
 
 import dataclasses

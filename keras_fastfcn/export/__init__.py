@@ -1,8 +1,8 @@
 """Deployment: SavedModel for TF Serving, TFLite / LiteRT, ONNX.
 
-`python -m keras_fastfcn.export --help` is the command line;
-`python -m keras_fastfcn.export.parity --help` measures every format
-against Keras (`keras_fastfcn.export.parity.measure_parity` in Python).
+`fastfcn export --help` is the command line; `fastfcn export-parity
+--help` measures every format against Keras
+(`keras_fastfcn.benchmarks.export_parity.measure_parity` in Python).
 All exports need the TensorFlow backend.
 """
 

@@ -2,7 +2,7 @@
 
 Everything here is plain TensorFlow so that it runs inside exported
 SavedModels (TF Serving) with unknown image sizes, and eagerly in
-`keras_fastfcn.predict` with any Keras backend.
+`keras_fastfcn.cli.predict` with any Keras backend.
 """
 
 from __future__ import annotations

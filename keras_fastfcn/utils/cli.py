@@ -1,7 +1,7 @@
 """One-line errors for the command-line tools.
 
     if __name__ == "__main__":
-        sys.exit(run_cli(main, "python -m keras_fastfcn.predict"))
+        sys.exit(run_cli(main, "fastfcn predict"))
 
 `run_cli` runs a tool's `main(argv)`; a user error (a missing file, a bad
 option, a corrupt checkpoint, ...) becomes one line `PROG: error: MESSAGE`
@@ -86,7 +86,7 @@ def run_cli(
         main: the tool's entry point; it takes the argument list and
             returns an exit code (`int`) or anything else (exit 0).
         prog: the name shown before the message, e.g.
-            `"python -m keras_fastfcn.predict"`.
+            `"fastfcn predict"`.
         argv: arguments (default: `sys.argv[1:]`); `--debug` is removed.
 
     Returns:
@@ -139,7 +139,7 @@ def check_model_arguments(args: argparse.Namespace) -> None:
             raise UserError(
                 f"--weights {weights} is not a .weights.h5 file (for a "
                 ".keras model use --model-file; convert .pth checkpoints "
-                "with python -m keras_fastfcn.convert)."
+                "with fastfcn convert)."
             )
     for option in ("num_classes", "neck_width", "base_width"):
         value = getattr(args, option, None)

@@ -11,15 +11,25 @@ import os
 CPU_ALLOCATOR_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
 
 
-def configure_tensorflow_runtime() -> None:
-    """Quiet TensorFlow's C++ logs and use the caching CPU allocator.
+# TensorFlow 2.21's oneDNN CPU kernels corrupt the heap ("double free or
+# corruption", "malloc assertion failure") when a MirroredStrategy runs
+# replicas on logical CPU devices (tests/test_train.py reproduces it); the
+# plain Eigen kernels do not.
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 
-    Both are `setdefault`s: a value already in the environment wins. Call
-    before the first large tensor is allocated (TensorFlow reads the
-    allocator choice lazily, so after `import tensorflow` is fine).
+
+def configure_tensorflow_runtime(cpu_replicas: int | None = None) -> None:
+    """Quiet TensorFlow's C++ logs and use the caching CPU allocator; with
+    several `cpu_replicas` (logical CPU devices), turn oneDNN off.
+
+    All are `setdefault`s: a value already in the environment wins. Call
+    before TensorFlow is imported (the oneDNN choice is read at import;
+    the allocator choice lazily).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault(CPU_ALLOCATOR_VARIABLE, "true")
+    if cpu_replicas and cpu_replicas > 1:
+        os.environ.setdefault(ONEDNN_VARIABLE, "0")
 
 
 def set_cpu_threads(threads: int) -> None:

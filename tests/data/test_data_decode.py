@@ -212,7 +212,7 @@ def test_validator_reports_every_bad_file(tmp_path):
 
 
 def test_validate_cli_exit_status(tmp_path, capsys):
-    from keras_fastfcn.data import validate
+    from keras_fastfcn.cli import validate_data as validate
 
     root = fakes.make_folder(tmp_path, [0])
     args = ["--dataset", "folder", "--data-dir", str(root), "--num-classes"]

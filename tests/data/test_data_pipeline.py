@@ -5,10 +5,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from keras_fastfcn.benchmarks.input_pipeline import measure_throughput
 from keras_fastfcn.data import load_dataset
 from keras_fastfcn.data import make_eval_dataset
 from keras_fastfcn.data import make_train_dataset
-from keras_fastfcn.data.benchmark import measure_throughput
 from keras_fastfcn.data.pipeline import _file_order
 from tests.data import fakes
 

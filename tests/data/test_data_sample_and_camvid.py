@@ -71,7 +71,7 @@ def test_real_camvid_smoke():
 
 
 def test_benchmark_cli_on_the_sample(capsys):
-    from keras_fastfcn.data import benchmark
+    from keras_fastfcn.benchmarks import input_pipeline as benchmark
 
     args = "--crop-size 32 --base-size 32 --batch-size 2 --num-batches 2"
     assert benchmark.main(args.split() + ["--warmup-batches", "1"]) == 0

@@ -193,10 +193,10 @@ def test_pet_mask_value_outside_the_trimap_is_an_error(tmp_path):
 
 
 def test_validate_reports_each_bad_example(tmp_path, capsys):
+    from keras_fastfcn.cli.validate_data import main
     from keras_fastfcn.data import load_dataset
     from keras_fastfcn.data import validate_dataset
     from keras_fastfcn.data.tfrecord import write_tfrecords
-    from keras_fastfcn.data.validate import main
     from tests.data import tfds_fakes as fakes
 
     bad = pet_trimap(1)
@@ -308,10 +308,12 @@ def test_training_step_and_evaluation(tfds_dir, tmp_path, name):
 
 
 def test_train_command_on_oxford_pets(tfds_dir, tmp_path):
-    from keras_fastfcn.train import main
+    from keras_fastfcn.cli.train import parse_arguments
+    from keras_fastfcn.config import config_from_args
+    from keras_fastfcn.train import train
 
     out = tmp_path / "run"
-    summary = main(
+    summary = train(config_from_args(parse_arguments(
         [
             "--dataset", PET, "--data-dir", str(tfds_dir),
             "--epochs", "1", "--steps-per-epoch", "2",
@@ -320,20 +322,22 @@ def test_train_command_on_oxford_pets(tfds_dir, tmp_path):
             "--crop-size", "32", "--base-size", "32", "--batch-size", "2",
             "--num-visualizations", "1", "--output-dir", str(out),
         ]
-    )  # fmt: skip
+    )))  # fmt: skip
     assert summary["steps_per_epoch"] == 2
     assert 0.0 <= summary["mean_iou"] <= 1.0
     metrics = json.loads((out / "evaluation" / "metrics.json").read_text())
     assert metrics["images"] == 2  # the whole "test" split
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"] == PET
-    assert (out / "checkpoints" / "last.keras").is_file()
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    last = out / "checkpoints" / state["last"]
+    assert last.is_file()
     # the evaluation command takes the same --dataset
-    from keras_fastfcn.evaluate import main as evaluate
+    from keras_fastfcn.cli.evaluate import main as evaluate
 
     results = evaluate(
         [
-            "--model-file", str(out / "checkpoints" / "last.keras"),
+            "--model-file", str(last),
             "--dataset", PET, "--data-dir", str(tfds_dir),
             "--base-size", "32", "--crop-size", "32",
             "--num-visualizations", "0",

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_fastfcn.cli.to_tfrecord import main as to_tfrecord
 from keras_fastfcn.data import load_dataset
 from keras_fastfcn.data import make_eval_dataset
 from keras_fastfcn.data import make_train_dataset
 from keras_fastfcn.data.tfrecord import RECORD_FEATURES
 from keras_fastfcn.data.tfrecord import shard_name
 from keras_fastfcn.data.tfrecord import write_tfrecords
-from keras_fastfcn.data.to_tfrecord import main as to_tfrecord
 from tests.data import fakes
 
 

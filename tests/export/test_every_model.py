@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from keras_fastfcn import list_models
+from keras_fastfcn.benchmarks.export_parity import compare_logits
 from keras_fastfcn.data import normalize
 from keras_fastfcn.export.onnx import export_onnx
-from keras_fastfcn.export.parity import compare_logits
 from keras_fastfcn.export.runtimes import OnnxRunner
 from keras_fastfcn.export.runtimes import SavedModelRunner
 from keras_fastfcn.export.runtimes import TFLiteRunner

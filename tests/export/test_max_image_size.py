@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_fastfcn.export.__main__ import main as export_main
+from keras_fastfcn.cli.export import main as export_main
 from keras_fastfcn.export.saved_model import read_export_config
 from keras_fastfcn.export.serving import DEFAULT_MAX_IMAGE_SIZE
 from keras_fastfcn.export.serving import ServingFunctions

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from keras_fastfcn.benchmarks.export_parity import compare_logits
 from keras_fastfcn.export.onnx import export_onnx
-from keras_fastfcn.export.parity import compare_logits
 from tests.export.tiny_models import NUM_CLASSES
 from tests.export.tiny_models import tiny_model
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from keras_fastfcn.export.__main__ import main as export_main
-from keras_fastfcn.export.parity import ParityResult
-from keras_fastfcn.export.parity import compare_logits
-from keras_fastfcn.export.parity import format_table
-from keras_fastfcn.export.parity import measure_parity
-from keras_fastfcn.export.parity import parity_images
+from keras_fastfcn.benchmarks.export_parity import ParityResult
+from keras_fastfcn.benchmarks.export_parity import compare_logits
+from keras_fastfcn.benchmarks.export_parity import format_table
+from keras_fastfcn.benchmarks.export_parity import measure_parity
+from keras_fastfcn.benchmarks.export_parity import parity_images
+from keras_fastfcn.cli.export import main as export_main
 from tests.export.tiny_models import TINY_CLI_OPTIONS
 
 
@@ -105,7 +105,7 @@ def test_export_command_line_errors(tmp_path, options, error, message):
 
 @pytest.mark.slow
 def test_parity_command_line(tmp_path, capsys):
-    from keras_fastfcn.export.parity import main as parity_main
+    from keras_fastfcn.benchmarks.export_parity import main as parity_main
 
     parity_main(
         [

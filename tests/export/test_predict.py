@@ -1,4 +1,4 @@
-"""`python -m keras_fastfcn.predict` and `segment_image`."""
+"""`python -m keras_fastfcn.cli.predict` and `segment_image`."""
 
 import json
 from types import SimpleNamespace
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from keras_fastfcn.cli.predict import main as predict_main
+from keras_fastfcn.cli.predict import segment_image
 from keras_fastfcn.export.preprocessing import ResizePolicy
 from keras_fastfcn.export.saved_model import export_saved_model
-from keras_fastfcn.predict import main as predict_main
-from keras_fastfcn.predict import segment_image
 from tests.export.tiny_models import NUM_CLASSES
 from tests.export.tiny_models import TINY_CLI_OPTIONS
 from tests.export.tiny_models import random_images

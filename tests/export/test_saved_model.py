@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_fastfcn.export.__main__ import main as export_main
+from keras_fastfcn.cli.export import main as export_main
 from keras_fastfcn.export.inference_model import inference_model
 from keras_fastfcn.export.saved_model import export_saved_model
 from keras_fastfcn.export.saved_model import next_version

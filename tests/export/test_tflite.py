@@ -5,9 +5,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from keras_fastfcn.benchmarks.export_parity import compare_logits
 from keras_fastfcn.data import normalize
 from keras_fastfcn.export.calibration import calibration_images
-from keras_fastfcn.export.parity import compare_logits
 from keras_fastfcn.export.tflite import export_tflite
 from tests.export.tiny_models import NUM_CLASSES
 from tests.export.tiny_models import random_images
@@ -94,7 +94,7 @@ def test_parity_with_keras(exported, quantize, min_agreement, max_diff):
 
 def test_int8_parity_is_reported(exported):
     """int8 on an untrained tiny model: the 98% bound is for a trained
-    CamVid model (python -m keras_fastfcn.export.parity); here the map
+    CamVid model (fastfcn export-parity); here the map
     must still mostly agree."""
     outputs = run_tflite(exported.paths["int8"], exported.images)
     max_abs, mean_abs, agreement = compare_logits(

@@ -1,4 +1,4 @@
-"""`python -m keras_fastfcn.convert` and the all-or-nothing checks.
+"""`python -m keras_fastfcn.cli.convert` and the all-or-nothing checks.
 
 Checkpoints are written by the compact PyTorch FastFCN of
 `torch_fastfcn.py` (see `test_parity.py`) at 1/8 of the official widths.
@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 import keras  # noqa: E402
 
 import keras_fastfcn  # noqa: E402
-from keras_fastfcn import convert  # noqa: E402
+from keras_fastfcn.cli import convert  # noqa: E402
 from keras_fastfcn.models.from_checkpoint import build_model_call  # noqa: E402
 from keras_fastfcn.weights import WeightMismatchError  # noqa: E402
 from keras_fastfcn.weights import infer_architecture  # noqa: E402
@@ -194,7 +194,7 @@ def test_cli_refuses_a_corrupt_checkpoint_and_writes_nothing(
     error = capsys.readouterr().err.strip()
     assert "\n" not in error
     assert error.startswith(
-        "python -m keras_fastfcn.convert: error: Corrupt checkpoint "
+        "fastfcn convert: error: Corrupt checkpoint "
         f"{checkpoint}: CRC "
     )
     assert "mismatch in member fcn_jpu.pth/data/" in error

@@ -1,6 +1,6 @@
 """Input-pipeline throughput, without a model.
 
-    python -m keras_fastfcn.data.benchmark --dataset camvid \\
+    fastfcn benchmark-input --dataset camvid \\
         --data-dir ../shared/data/camvid --crop-size 352 --base-size 360
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import tensorflow as tf
 from tqdm import tqdm
 
-from keras_fastfcn.data.cli_options import add_folder_arguments
-from keras_fastfcn.data.cli_options import folder_options
+from keras_fastfcn.cli.data_options import add_folder_arguments
+from keras_fastfcn.cli.data_options import folder_options
 from keras_fastfcn.data.datasets import dataset_argument
 from keras_fastfcn.data.datasets import load_dataset
 from keras_fastfcn.data.pipeline import make_train_dataset

@@ -1,6 +1,6 @@
 """Segment images with a trained model; save coloured class maps.
 
-    python -m keras_fastfcn.predict photo.jpg photos/ --out predictions \\
+    fastfcn predict photo.jpg photos/ --out predictions \\
         --model-file model.keras [--dataset camvid] [--size 512]
 
 writes, for every input `NAME`, `NAME_classes.png` (a paletted PNG whose
@@ -9,7 +9,7 @@ over the photo), and once `legend.png` and `classes.json` (id, name and
 colour of every class). The model comes from a `.keras` file, a weights
 file with its architecture (`--weights w.weights.h5 --model encnet_jpu
 --backbone resnet50 --num-classes N`), or a SavedModel exported by
-`python -m keras_fastfcn.export` (`--saved-model DIR`).
+`fastfcn export` (`--saved-model DIR`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from keras_fastfcn.cli.model_options import add_model_arguments
+from keras_fastfcn.cli.model_options import model_from_arguments
 from keras_fastfcn.data import palettes
 from keras_fastfcn.export.image_files import list_image_files
 from keras_fastfcn.export.image_files import read_image
@@ -33,8 +35,6 @@ from keras_fastfcn.export.preprocessing import ResizePolicy
 from keras_fastfcn.export.serving import SERVE_LOGITS
 from keras_fastfcn.export.serving import SERVING_DEFAULT
 from keras_fastfcn.export.serving import segment_batch
-from keras_fastfcn.models.loading import add_model_arguments
-from keras_fastfcn.models.loading import model_from_arguments
 from keras_fastfcn.utils.cli import OneLineArgumentParser
 from keras_fastfcn.utils.cli import UserError
 from keras_fastfcn.utils.cli import check_model_arguments
@@ -47,7 +47,7 @@ from keras_fastfcn.visualize import overlay
 from keras_fastfcn.visualize import save_class_map_png
 from keras_fastfcn.visualize import save_png
 
-PROG = "python -m keras_fastfcn.predict"
+PROG = "fastfcn predict"
 
 
 class ImageSegmenter:

@@ -6,7 +6,7 @@ process or a thread pool. Prints one JSON object on stdout:
 `{model_name: {"latency_s": [...], "params": int}}`.
 
 Usage:
-    python official_torch_timing.py --official-dir PATH \
+    python official_torch.py --official-dir PATH \
         --models encnet,encnet_jpu --backbone resnet50 --size 512 \
         --batch 1 --runs 10 --warmup 3 --threads 2
 """

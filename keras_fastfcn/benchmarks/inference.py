@@ -1,21 +1,21 @@
 """Benchmark models: parameters, GFLOPs, latency, training speed, memory.
 
-    python -m keras_fastfcn.benchmark --models encnet,encnet_jpu \\
+    fastfcn benchmark --models encnet,encnet_jpu \\
         --backbone resnet50 --size 512 --batch 1 --threads 2
-    python -m keras_fastfcn.benchmark --suite cpu \\
+    fastfcn benchmark --suite cpu \\
         --reference-torch FastFCN --torch-python venv/bin/python
 
 prints a table (and `--json PATH` writes it) with the trainable parameter
-count, GFLOPs (counted by `keras_fastfcn.flops`, TensorFlow backend; XLA's
+count, GFLOPs (counted by `benchmarks/flops.py`, TensorFlow backend; XLA's
 cost analysis on JAX), and the median latency over `--runs` timed calls
 after `--warmup` calls, for a compiled inference function (`tf.function`
 on TensorFlow, `jax.jit` on JAX). With `--reference-torch DIR` (a checkout
 of the official wuhuikai/FastFCN code) the official PyTorch model of each
 configuration is timed in the same run, in a separate interpreter
 (`--torch-python`), and the ratios are printed. `--train` adds training
-images/s and peak memory per model (`keras_fastfcn.training_benchmark`, one
+images/s and peak memory per model (`keras_fastfcn.benchmarks.training`, one
 process each). `--suite cpu|gpu` measures everything the project's speed
-goals (`keras_fastfcn.speed_goals`) name and prints each as MET / NOT MET.
+goals (`keras_fastfcn.benchmarks.goals`) name and prints each as MET / NOT MET.
 `--fast-paths auto|off|portable|winograd|cropped` chooses which CPU
 rewrites run (`keras_fastfcn.fast`; GFLOPs always count direct
 convolutions), and `--also-direct MODELS` (set by `--suite cpu` for the EncNet
@@ -35,19 +35,19 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_fastfcn.convert import official_model_names
+from keras_fastfcn.benchmarks.goals import SUITES
+from keras_fastfcn.benchmarks.goals import dilated_model
+from keras_fastfcn.benchmarks.goals import flop_ratio
+from keras_fastfcn.benchmarks.goals import speedup
+from keras_fastfcn.cli.convert import official_model_names
 from keras_fastfcn.fast import MODES
 from keras_fastfcn.fast import fast_paths
-from keras_fastfcn.speed_goals import SUITES
-from keras_fastfcn.speed_goals import dilated_model
-from keras_fastfcn.speed_goals import flop_ratio
-from keras_fastfcn.speed_goals import speedup
 from keras_fastfcn.utils.files import atomic_write_text
 from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
 from keras_fastfcn.utils.runtime import set_cpu_threads
 
 OFFICIAL_SCRIPT = (
-    Path(__file__).parent / "reference" / "official_torch_timing.py"
+    Path(__file__).parent / "official_torch.py"
 )
 
 
@@ -60,7 +60,7 @@ def _compiled_predict(model, jit_compile: bool):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        from keras_fastfcn.flops import count_flops
+        from keras_fastfcn.benchmarks.flops import count_flops
 
         # Timed without copying the logits out (the official timing keeps
         # torch tensors too); TensorFlow's CPU ops finish before returning.
@@ -180,7 +180,7 @@ def training_benchmark(name: str, backbone: str, args) -> dict:
     command = [
         sys.executable,
         "-m",
-        "keras_fastfcn.training_benchmark",
+        "keras_fastfcn.benchmarks.training",
         "--model",
         name,
         "--backbone",
@@ -357,7 +357,7 @@ def format_goals(results: list[dict]) -> str:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m keras_fastfcn.benchmark",
+        prog="fastfcn benchmark",
         description="Parameters, GFLOPs and latency of keras_fastfcn models.",
     )
     parser.add_argument(

@@ -1,7 +1,7 @@
 """Write dataset splits as sharded TFRecords (for shared storage and
 multi-worker training).
 
-python -m keras_fastfcn.data.to_tfrecord --dataset ade20k --data-dir DIR \\
+fastfcn to-tfrecord --dataset ade20k --data-dir DIR \\
     --out gs://bucket/ade20k-tfrecord --shards 64
 
 Then train with ``--data-format tfrecord --data-dir <out>``.
@@ -15,8 +15,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_fastfcn.data.cli_options import add_folder_arguments  # noqa: E402
-from keras_fastfcn.data.cli_options import folder_options  # noqa: E402
+from keras_fastfcn.cli.data_options import add_folder_arguments  # noqa: E402
+from keras_fastfcn.cli.data_options import folder_options  # noqa: E402
 from keras_fastfcn.data.datasets import dataset_argument  # noqa: E402
 from keras_fastfcn.data.datasets import load_dataset  # noqa: E402
 from keras_fastfcn.data.tfrecord import write_tfrecords  # noqa: E402

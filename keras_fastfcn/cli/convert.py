@@ -1,12 +1,12 @@
-"""`python -m keras_fastfcn.convert`: official FastFCN checkpoint -> Keras.
+"""`fastfcn convert`: official FastFCN checkpoint -> Keras.
 
     # weights for build_model("encnet_jpu", "resnet50", 150, aux=True,
     # se_loss=True)
-    python -m keras_fastfcn.convert encnet_jpu_res50_ade.pth.tar \\
+    fastfcn convert encnet_jpu_res50_ade.pth.tar \\
         --model encnet_jpu --backbone resnet50 --num-classes 150 \\
         --out encnet_jpu_ade20k.weights.h5
     # a whole model, without the training-only aux / SE branches
-    python -m keras_fastfcn.convert ckpt.pth --out model.keras \\
+    fastfcn convert ckpt.pth --out model.keras \\
         --no-aux --no-se-loss
 
 --model, --backbone and --num-classes default to what the checkpoint's
@@ -34,7 +34,7 @@ from keras_fastfcn.utils.cli import run_cli
 from keras_fastfcn.weights.checkpoint import integrity_note
 from keras_fastfcn.weights.saving import output_kind
 
-PROG = "python -m keras_fastfcn.convert"
+PROG = "fastfcn convert"
 OFFICIAL_BACKBONES = ("resnet50", "resnet101", "resnet152")
 
 

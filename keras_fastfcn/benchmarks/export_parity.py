@@ -1,6 +1,6 @@
 """Parity and speed of every export format against the Keras model.
 
-    python -m keras_fastfcn.export.parity --random-weights --model encnet_jpu \\
+    fastfcn export-parity --random-weights --model encnet_jpu \\
         --backbone resnet50 --num-classes 150 --input-size 512x512 \\
         --images data/camvid/val.txt --count 8
 
@@ -24,6 +24,8 @@ from typing import Sequence
 import keras
 import numpy as np
 
+from keras_fastfcn.cli.model_options import add_model_arguments
+from keras_fastfcn.cli.model_options import model_from_arguments
 from keras_fastfcn.data import normalize
 from keras_fastfcn.evaluate import compiled_logits
 from keras_fastfcn.export.calibration import calibration_images
@@ -34,8 +36,6 @@ from keras_fastfcn.export.runtimes import SavedModelRunner
 from keras_fastfcn.export.runtimes import TFLiteRunner
 from keras_fastfcn.export.saved_model import export_saved_model
 from keras_fastfcn.export.tflite import export_tflite
-from keras_fastfcn.models.loading import add_model_arguments
-from keras_fastfcn.models.loading import model_from_arguments
 
 FORMATS = ("saved_model", "onnx", "tflite", "tflite_fp16", "tflite_int8")
 
@@ -192,7 +192,7 @@ def parity_images(
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m keras_fastfcn.export.parity",
+        prog="fastfcn export-parity",
         description=__doc__.split("\n\n")[0],
     )
     add_model_arguments(parser)

@@ -1,14 +1,14 @@
 """Lists every bad file of a dataset split (PIL pre-check).
 
-python -m keras_fastfcn.data.validate --dataset camvid --data-dir DIR
+fastfcn validate-data --dataset camvid --data-dir DIR
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from keras_fastfcn.data.cli_options import add_folder_arguments
-from keras_fastfcn.data.cli_options import folder_options
+from keras_fastfcn.cli.data_options import add_folder_arguments
+from keras_fastfcn.cli.data_options import folder_options
 from keras_fastfcn.data.datasets import dataset_argument
 from keras_fastfcn.data.datasets import load_dataset
 from keras_fastfcn.data.validation import validate_dataset

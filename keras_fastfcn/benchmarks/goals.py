@@ -1,6 +1,6 @@
 """The speed goals of the project and the benchmark suites that check them.
 
-`python -m keras_fastfcn.benchmark --suite cpu` measures every model a
+`fastfcn benchmark --suite cpu` measures every model a
 goal names in one run and prints each goal as MET / NOT MET.
 """
 

@@ -1,14 +1,14 @@
-"""`python -m keras_fastfcn.export`: SavedModel (TF Serving), TFLite, ONNX.
+"""`fastfcn export`: SavedModel (TF Serving), TFLite, ONNX.
 
     # TF Serving: writes MODEL_DIR/<next version>/
-    python -m keras_fastfcn.export --format saved_model --output models/seg \\
+    fastfcn export --format saved_model --output models/seg \\
         --model-file model.keras --size 512 [--probabilities]
     # TFLite / LiteRT with a fixed input size
-    python -m keras_fastfcn.export --format tflite --output seg.tflite \\
+    fastfcn export --format tflite --output seg.tflite \\
         --model-file model.keras --input-size 512x512 --quantize int8 \\
         --calibration-images data/camvid/train.txt
     # ONNX (opset 17, dynamic batch / height / width)
-    python -m keras_fastfcn.export --format onnx --output seg.onnx \\
+    fastfcn export --format onnx --output seg.onnx \\
         --model-file model.keras
 """
 
@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from keras_fastfcn.cli.model_options import add_model_arguments
+from keras_fastfcn.cli.model_options import model_from_arguments
 from keras_fastfcn.export.calibration import calibration_images
 from keras_fastfcn.export.onnx import MIN_OPSET
 from keras_fastfcn.export.onnx import export_onnx
@@ -29,15 +31,13 @@ from keras_fastfcn.export.serving import DEFAULT_MAX_IMAGE_SIZE
 from keras_fastfcn.export.serving import check_max_image_size
 from keras_fastfcn.export.tflite import QUANTIZE_MODES
 from keras_fastfcn.export.tflite import export_tflite
-from keras_fastfcn.models.loading import add_model_arguments
-from keras_fastfcn.models.loading import model_from_arguments
 from keras_fastfcn.utils.cli import OneLineArgumentParser
 from keras_fastfcn.utils.cli import UserError
 from keras_fastfcn.utils.cli import check_model_arguments
 from keras_fastfcn.utils.cli import run_cli
 
 FORMATS = ("saved_model", "tflite", "onnx")
-PROG = "python -m keras_fastfcn.export"
+PROG = "fastfcn export"
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:

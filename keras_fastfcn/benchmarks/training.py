@@ -1,6 +1,6 @@
 """Training throughput and peak memory of one model (run by `benchmark`).
 
-    python -m keras_fastfcn.training_benchmark --model encnet_jpu \\
+    python -m keras_fastfcn.benchmarks.training --model encnet_jpu \\
         --backbone resnet50 --crop 480 --batch 2 --steps 3 --warmup 2
 
 builds and compiles the model exactly as `train.py` does (aux and SE
@@ -132,7 +132,7 @@ def measure_training(
 def main(argv=None) -> dict:
     configure_tensorflow_runtime()
     parser = argparse.ArgumentParser(
-        prog="python -m keras_fastfcn.training_benchmark",
+        prog="python -m keras_fastfcn.benchmarks.training",
         description=__doc__.splitlines()[0],
     )
     parser.add_argument("--model", required=True)

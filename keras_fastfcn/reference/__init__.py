@@ -1,1 +1,0 @@
-"""Helpers that run the official PyTorch FastFCN code for comparisons."""
