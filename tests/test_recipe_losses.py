@@ -241,3 +241,67 @@ def test_segmentation_losses_pass_weights_to_both_ce_and_ohem_to_main():
     assert loss["aux_logits"].ohem_thresh is None
     with pytest.raises(ValueError, match="one weight per class"):
         segmentation_losses(["logits"], num_classes=3, class_weights=[1.0])
+
+
+def test_fit_with_class_weights_and_ohem():
+    """Both options train a dict-output model through `model.fit`."""
+    inputs = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    model = keras.Model(
+        inputs,
+        {
+            "logits": keras.layers.Conv2D(3, 1, name="logits")(features),
+            "aux_logits": keras.layers.Conv2D(3, 1, name="aux_logits")(inputs),
+        },
+    )
+    loss, loss_weights = segmentation_losses(
+        model, 3, class_weights=[0.5, 1.0, 4.0], ohem_thresh=0.7
+    )
+    model.compile(
+        keras.optimizers.SGD(0.1), loss=loss, loss_weights=loss_weights
+    )
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(4, 8, 8, 3)).astype(np.float32)
+    labels = rng.integers(0, 3, size=(4, 8, 8)).astype(np.int32)
+    labels[:, 0] = 255
+    targets = {"logits": labels, "aux_logits": labels}
+    history = model.fit(images, targets, batch_size=2, epochs=2, verbose=0)
+    losses = history.history["loss"]
+    assert np.isfinite(losses).all() and losses[1] < losses[0]
+
+
+MIRRORED_SCRIPT = """
+import numpy as np
+import keras
+from keras_fastfcn.losses import SegmentationCrossEntropy
+
+rng = np.random.default_rng(0)
+logits = (rng.normal(size=(2, 6, 6, 3)) * 2).astype(np.float32)
+labels = rng.integers(0, 3, size=(2, 6, 6)).astype(np.int32)
+labels[0, :2] = 255
+loss = SegmentationCrossEntropy(
+    class_weights=[0.5, 1.0, 4.0], ohem_thresh=0.5, ohem_min_kept=10
+)
+per_image = [
+    float(loss(labels[i : i + 1], logits[i : i + 1])) for i in range(2)
+]
+with strategy.scope():
+    inputs = keras.Input((6, 6, 3))
+    model = keras.Model(inputs, keras.layers.Identity()(inputs))
+    model.compile(loss=loss)
+value = model.evaluate(logits, labels, batch_size=2, verbose=0)
+print(json.dumps({"per_image": per_image, "mirrored": float(value)}))
+"""
+
+
+def test_ohem_per_replica_under_mirrored_strategy():
+    """Each replica mines its own image (min_kept per image): the mirrored
+    loss is the mean of the two single-image losses."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.distribute is TensorFlow only")
+    from tests.helpers import run_with_two_cpu_replicas
+
+    report = run_with_two_cpu_replicas(MIRRORED_SCRIPT)
+    first, second = report["per_image"]
+    assert abs(first - second) > 1e-2
+    assert report["mirrored"] == pytest.approx((first + second) / 2, rel=1e-5)
