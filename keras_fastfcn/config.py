@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ STRATEGIES = (
     "one_device",
     "data_parallel",
 )
+CLASS_WEIGHT_METHODS = ("enet", "median_frequency")
 
 
 @dataclasses.dataclass
@@ -64,6 +66,10 @@ class TrainConfig:
     aux_weight: float = 0.2
     se_loss: bool | None = None  # True for EncNet models
     se_weight: float = 0.2
+    # class-balanced CE: null | enet | median_frequency | [floats]
+    class_weights: str | list[float] | None = None
+    ohem_thresh: float | None = None  # OHEM of the main CE; null = off
+    ohem_min_kept: int = 100000  # OHEM: at least this many pixels per image
     dropout: float = (
         0.1  # before the classifiers; masks are not replayed on resume
     )
@@ -75,6 +81,8 @@ class TrainConfig:
     head_lr_multiplier: float = 10.0
     momentum: float = 0.9
     weight_decay: float = 1e-4
+    warmup_steps: int = 0  # linear warmup before the poly decay; 0 = off
+    warmup_ratio: float = 0.1  # warmup start factor (mmseg "linear")
     mixed_precision: str | None = None
     devices: int | None = None  # replicas; on CPU: logical devices
     strategy: str = "auto"  # see keras_fastfcn.distribute.make_strategy
@@ -118,10 +126,61 @@ class TrainConfig:
                 raise ValueError(
                     f"{name} must be >= 1, got {getattr(config, name)}."
                 )
+        config.class_weights = _checked_class_weights(config.class_weights)
+        if config.ohem_thresh is not None and not (0 < config.ohem_thresh <= 1):
+            raise ValueError(
+                "ohem_thresh must be null (OHEM off) or a probability in "
+                f"(0, 1], e.g. 0.7; got {config.ohem_thresh!r}."
+            )
+        if config.ohem_min_kept < 1:
+            raise ValueError(
+                "ohem_min_kept must be an int >= 1 (pixels per image), got "
+                f"{config.ohem_min_kept!r}."
+            )
+        if config.warmup_steps < 0:
+            raise ValueError(
+                "warmup_steps must be an int >= 0 (0 = no warmup), got "
+                f"{config.warmup_steps!r}."
+            )
+        if not 0 <= config.warmup_ratio <= 1:
+            raise ValueError(
+                "warmup_ratio must be in [0, 1] (the learning-rate factor at "
+                f"step 0), got {config.warmup_ratio!r}."
+            )
         return config
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _checked_class_weights(value: Any) -> str | list[float] | None:
+    """`class_weights` checked; a string list (from the CLI) is parsed."""
+    allowed = (
+        "class_weights must be null, "
+        + ", ".join(repr(m) for m in CLASS_WEIGHT_METHODS)
+        + " or a list of floats >= 0, one per class (on the command line:"
+        + " '[1.0, 2.5, ...]')"
+    )
+    if value is None or value in CLASS_WEIGHT_METHODS:
+        return value
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ValueError(f"{allowed}; got {value!r}.") from None
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(
+            isinstance(w, (int, float))
+            and not isinstance(w, bool)
+            and math.isfinite(w)
+            and w >= 0
+            for w in value
+        )
+    ):
+        return [float(w) for w in value]
+    raise ValueError(f"{allowed}; got {value!r}.")
 
 
 def _fields() -> dict[str, dataclasses.Field]:

@@ -43,6 +43,7 @@ def build_and_compile(config: TrainConfig, num_classes: int, steps: int):
     """The model of `config`, compiled with its optimiser, losses, metrics."""
     import keras
 
+    from keras_fastfcn.data.class_weights import training_class_weights
     from keras_fastfcn.losses import segmentation_losses
     from keras_fastfcn.metrics import segmentation_metrics
     from keras_fastfcn.models.registry import build_model
@@ -61,7 +62,12 @@ def build_and_compile(config: TrainConfig, num_classes: int, steps: int):
         dropout=config.dropout,
         base_width=config.base_width,
     )
-    schedule = PolyDecay(config.lr, decay_steps=config.epochs * steps)
+    schedule = PolyDecay(
+        config.lr,
+        decay_steps=config.epochs * steps,
+        warmup_steps=config.warmup_steps,
+        warmup_ratio=config.warmup_ratio,
+    )
     optimizer = build_optimizer(
         model,
         schedule,
@@ -74,6 +80,9 @@ def build_and_compile(config: TrainConfig, num_classes: int, steps: int):
         num_classes,
         aux_weight=config.aux_weight,
         se_weight=config.se_weight,
+        class_weights=training_class_weights(config, num_classes),
+        ohem_thresh=config.ohem_thresh,
+        ohem_min_kept=config.ohem_min_kept,
     )
     metrics = segmentation_metrics(num_classes)
     if isinstance(model.output, dict):
