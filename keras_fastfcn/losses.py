@@ -136,6 +136,8 @@ class SegmentationCrossEntropy(keras.losses.Loss):
     With `ohem_thresh`, only the hard pixels of `ohem_keep_mask` count:
     the sums run over the kept pixels (as if the others were ignored; mmseg
     instead divides the kept pixels' sum by the pixel count of the batch).
+    Under `tf.distribute` each replica mines its own part of the batch, as
+    mmseg's sampler does on each GPU.
 
     `y_true`: int labels `(batch, height, width)` (or with a trailing 1).
     `y_pred`: logits `(batch, height, width, num_classes)`.
