@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ STRATEGIES = (
     "one_device",
     "data_parallel",
 )
+CLASS_WEIGHT_METHODS = ("enet", "median_frequency")
 
 
 def _field(default, help: str, group: str, choices=None):
@@ -113,6 +115,22 @@ class TrainConfig:
         "model",
     )
     se_weight: float = _field(0.2, "weight of the SE loss", "model")
+    class_weights: str | list[float] | None = _field(
+        None,
+        "class-balanced cross-entropy: enet (1 / ln(1.02 + p)), "
+        "median_frequency, or a list of floats '[1.0, 2.5, ...]', computed "
+        "from the training labels once (cached in the run folder)",
+        "model",
+    )
+    ohem_thresh: float | None = _field(
+        None,
+        "online hard example mining of the main loss: keep pixels whose "
+        "true-class probability is below this (e.g. 0.7; default: off)",
+        "model",
+    )
+    ohem_min_kept: int = _field(
+        100000, "OHEM: keep at least this many pixels per image", "model"
+    )
     dropout: float = _field(
         0.1,
         "spatial dropout before the classifiers (masks are not replayed on "
@@ -144,6 +162,14 @@ class TrainConfig:
     momentum: float = _field(0.9, "SGD momentum", "optimisation")
     weight_decay: float = _field(
         1e-4, "L2 weight decay (coupled, as PyTorch SGD)", "optimisation"
+    )
+    warmup_steps: int = _field(
+        0,
+        "linear learning-rate warmup steps before the poly decay",
+        "optimisation",
+    )
+    warmup_ratio: float = _field(
+        0.1, "learning-rate factor at step 0 of the warmup", "optimisation"
     )
     mixed_precision: str | None = _field(
         None, "Keras mixed-precision policy", "optimisation", MIXED_PRECISION
@@ -234,6 +260,27 @@ class TrainConfig:
                 f"{config.devices} devices; use a multiple of "
                 f"{config.devices} (e.g. {config.devices * 2})."
             )
+        config.class_weights = _checked_class_weights(config.class_weights)
+        if config.ohem_thresh is not None and not (0 < config.ohem_thresh <= 1):
+            raise ValueError(
+                "ohem_thresh must be null (OHEM off) or a probability in "
+                f"(0, 1], e.g. 0.7; got {config.ohem_thresh!r}."
+            )
+        if config.ohem_min_kept < 1:
+            raise ValueError(
+                "ohem_min_kept must be an int >= 1 (pixels per image), got "
+                f"{config.ohem_min_kept!r}."
+            )
+        if config.warmup_steps < 0:
+            raise ValueError(
+                "warmup_steps must be an int >= 0 (0 = no warmup), got "
+                f"{config.warmup_steps!r}."
+            )
+        if not 0 <= config.warmup_ratio <= 1:
+            raise ValueError(
+                "warmup_ratio must be in [0, 1] (the learning-rate factor at "
+                f"step 0), got {config.warmup_ratio!r}."
+            )
         if config.resume and config.overwrite:
             raise ValueError(
                 "resume and overwrite contradict each other; pass one."
@@ -242,6 +289,36 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _checked_class_weights(value: Any) -> str | list[float] | None:
+    """`class_weights` checked; a string list (from the CLI) is parsed."""
+    allowed = (
+        "class_weights must be null, "
+        + ", ".join(repr(m) for m in CLASS_WEIGHT_METHODS)
+        + " or a list of floats >= 0, one per class (on the command line:"
+        + " '[1.0, 2.5, ...]')"
+    )
+    if value is None or value in CLASS_WEIGHT_METHODS:
+        return value
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ValueError(f"{allowed}; got {value!r}.") from None
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(
+            isinstance(w, (int, float))
+            and not isinstance(w, bool)
+            and math.isfinite(w)
+            and w >= 0
+            for w in value
+        )
+    ):
+        return [float(w) for w in value]
+    raise ValueError(f"{allowed}; got {value!r}.")
 
 
 def _head_of(model: str):
@@ -283,6 +360,8 @@ def _check_value_type(path, name: str, value, field: dataclasses.Field):
         if "None" in annotation:
             return value
         raise ValueError(f"{path}: {name} cannot be empty (null).")
+    if "list" in annotation and isinstance(value, list):
+        return value  # checked with the field's own rule in `resolved`
     if annotation.startswith("bool"):
         ok = isinstance(value, bool)
         expected = "true or false (unquoted)"

@@ -12,12 +12,20 @@ label tensor serves all model outputs (see `replicate_targets`).
 
 Labels use `ignore_label` (default 255) for "void" pixels; the official code
 uses -1, which works here as well.
+
+Two options of the issue-#20 recipe, both off by default: per-class weights
+of the cross-entropy (`class_weights`, e.g. from
+`keras_fastfcn.data.class_weights`) and online hard example mining
+(`ohem_thresh`, `ohem_min_kept`) with the pixel selection of mmseg's
+`OHEMPixelSampler`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Iterable
 from typing import Mapping
+from typing import Sequence
 
 import keras
 from keras import ops
@@ -51,17 +59,85 @@ def _check_reduction(reduction, name: str) -> None:
         )
 
 
+def _checked_class_weights(
+    class_weights: Sequence[float] | None, name: str
+) -> list[float] | None:
+    """`class_weights` as a list of finite floats >= 0, or None."""
+    if class_weights is None:
+        return None
+    try:
+        weights = [float(w) for w in class_weights]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name}: class_weights must be a list of floats, one per class; "
+            f"got {class_weights!r}."
+        ) from None
+    if not weights or not all(math.isfinite(w) and w >= 0 for w in weights):
+        raise ValueError(
+            f"{name}: class_weights must be a non-empty list of finite "
+            f"floats >= 0, one per class; got {weights}."
+        )
+    return weights
+
+
+def ohem_keep_mask(true_probs, valid, thresh: float, min_kept: int):
+    """Pixels kept by online hard example mining (mmseg's OHEM sampler).
+
+    The selection of mmseg's `OHEMPixelSampler(thresh, min_kept)`: with
+    `p` the predicted probability of the true class and `n` the number of
+    non-ignored pixels of the batch, sorted ascending `p_(0) <= p_(1) <=
+    ...`, a pixel is kept when
+
+        p < max(thresh, p_(min(min_kept * batch, n - 1)))
+
+    (strictly less). So every non-ignored pixel with `p < thresh` is kept
+    and, when fewer than `min_kept * batch` are, the threshold rises to keep
+    the `min_kept * batch` hardest ones (fewer on ties; when the batch has
+    at most `min_kept * batch` valid pixels, all but those tied with the
+    largest `p`, unless that is below `thresh`). `min_kept` counts per
+    image, as mmseg does.
+
+    Args:
+        true_probs: float `(batch, height, width)`, probability of the label.
+        valid: bool `(batch, height, width)`, the non-ignored pixels.
+        thresh: float, probability under which a pixel is hard.
+        min_kept: int >= 1, pixels kept at least, per image.
+
+    Returns:
+        bool `(batch, height, width)`, a subset of `valid`.
+    """
+    true_probs = ops.stop_gradient(ops.cast(true_probs, "float32"))
+    flat_valid = ops.reshape(valid, (-1,))
+    num_valid = ops.sum(ops.cast(flat_valid, "int32"))
+    # Ignored pixels sort after every probability (all are <= 1).
+    ordered = ops.sort(
+        ops.where(flat_valid, ops.reshape(true_probs, (-1,)), 2.0)
+    )
+    batch_kept = ops.cast(ops.shape(true_probs)[0], "int32") * int(min_kept)
+    index = ops.maximum(ops.minimum(batch_kept, num_valid - 1), 0)
+    kth = ops.where(ops.greater(num_valid, 0), ops.take(ordered, index), 0.0)
+    threshold = ops.maximum(kth, float(thresh))
+    return ops.logical_and(valid, ops.less(true_probs, threshold))
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class SegmentationCrossEntropy(keras.losses.Loss):
     """Softmax cross-entropy over pixels, skipping `ignore_label` pixels.
 
-    Equals PyTorch `CrossEntropyLoss(ignore_index=ignore_label,
-    reduction="mean")`: the sum of the per-pixel losses of the batch divided
-    by the number of non-ignored pixels of the batch (0, not NaN, when every
-    pixel is ignored). Always computed in float32, whatever the dtype of the
-    logits. A label outside `[0, num_classes)` that is not `ignore_label`
-    makes the loss NaN (PyTorch raises an error), so that it cannot go
-    unnoticed.
+    Equals PyTorch `CrossEntropyLoss(weight=class_weights,
+    ignore_index=ignore_label, reduction="mean")`: with `w_y` the weight of
+    a pixel's label (1 without `class_weights`), the loss is
+    `sum(w_y * ce) / sum(w_y)` over the non-ignored pixels of the whole
+    batch (0, not NaN, when every pixel is ignored or the weights sum to
+    0). Always computed in float32, whatever the dtype of the logits. A
+    label outside `[0, num_classes)` that is not `ignore_label` makes the
+    loss NaN (PyTorch raises an error), so that it cannot go unnoticed.
+
+    With `ohem_thresh`, only the hard pixels of `ohem_keep_mask` count:
+    the sums run over the kept pixels (as if the others were ignored; mmseg
+    instead divides the kept pixels' sum by the pixel count of the batch).
+    Under `tf.distribute` each replica mines its own part of the batch, as
+    mmseg's sampler does on each GPU.
 
     `y_true`: int labels `(batch, height, width)` (or with a trailing 1).
     `y_pred`: logits `(batch, height, width, num_classes)`.
@@ -71,6 +147,12 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         name: str, loss name. Default `"segmentation_cross_entropy"`.
         reduction: `"sum_over_batch_size"` (default) or `"mean"`; both give
             the mean over non-ignored pixels.
+        class_weights: optional list of `num_classes` floats >= 0, the
+            weight of each class. Default `None` (all 1).
+        ohem_thresh: optional float in (0, 1], the OHEM probability
+            threshold; `None` (default) turns OHEM off.
+        ohem_min_kept: int >= 1, OHEM's minimum number of kept pixels per
+            image. Default `100000` (mmseg's default).
     """
 
     def __init__(
@@ -78,38 +160,86 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         ignore_label: int = 255,
         name: str = "segmentation_cross_entropy",
         reduction: str = "sum_over_batch_size",
+        class_weights: Sequence[float] | None = None,
+        ohem_thresh: float | None = None,
+        ohem_min_kept: int = 100000,
     ):
         _check_reduction(reduction, type(self).__name__)
+        if ohem_thresh is not None and not 0.0 < float(ohem_thresh) <= 1.0:
+            raise ValueError(
+                f"ohem_thresh must be in (0, 1] or None; got {ohem_thresh}."
+            )
+        if int(ohem_min_kept) < 1:
+            raise ValueError(
+                f"ohem_min_kept must be >= 1; got {ohem_min_kept}."
+            )
         super().__init__(name=name, reduction=reduction, dtype="float32")
         self.ignore_label = int(ignore_label)
+        self.class_weights = _checked_class_weights(
+            class_weights, type(self).__name__
+        )
+        self.ohem_thresh = None if ohem_thresh is None else float(ohem_thresh)
+        self.ohem_min_kept = int(ohem_min_kept)
 
     def call(self, y_true, y_pred):
         labels = _label_map(y_true, type(self).__name__)
         logits = ops.cast(y_pred, "float32")
         num_classes = ops.shape(logits)[-1]
+        if self.class_weights is not None and logits.shape[-1] not in (
+            None,
+            len(self.class_weights),
+        ):
+            raise ValueError(
+                f"{len(self.class_weights)} class_weights for logits of "
+                f"{logits.shape[-1]} classes; give one weight per class."
+            )
         valid = ops.not_equal(labels, self.ignore_label)
         in_range = ops.logical_and(
             ops.greater_equal(labels, 0), ops.less(labels, num_classes)
         )
         safe_labels = ops.where(in_range, labels, 0)
         log_probs = ops.log_softmax(logits, axis=-1)
-        picked = ops.take_along_axis(
-            log_probs, ops.expand_dims(safe_labels, -1), axis=-1
+        picked = ops.squeeze(
+            ops.take_along_axis(
+                log_probs, ops.expand_dims(safe_labels, -1), axis=-1
+            ),
+            axis=-1,
         )
-        pixel_loss = -ops.squeeze(picked, axis=-1)
         bad_label = ops.logical_and(valid, ops.logical_not(in_range))
-        pixel_loss = ops.where(bad_label, float("nan"), pixel_loss)
+        pixel_loss = ops.where(bad_label, float("nan"), -picked)
+        if self.ohem_thresh is not None:
+            valid = ops.logical_or(
+                ohem_keep_mask(
+                    ops.exp(picked),
+                    valid,
+                    self.ohem_thresh,
+                    self.ohem_min_kept,
+                ),
+                bad_label,
+            )
+        weight = ops.cast(valid, "float32")
+        if self.class_weights is not None:
+            table = ops.convert_to_tensor(self.class_weights, "float32")
+            weight = weight * ops.where(
+                bad_label, 1.0, ops.take(table, safe_labels)
+            )
         # The default reduction divides the sum by the number of pixels; a
-        # weight of total / valid on valid pixels turns that into the mean
-        # over valid pixels (the same trick as Keras' own loss masking).
-        valid_f = ops.cast(valid, "float32")
-        total = ops.cast(ops.size(valid_f), "float32")
-        weight = ops.divide_no_nan(total, ops.sum(valid_f))
-        return ops.where(valid, pixel_loss * weight, 0.0)
+        # factor total / sum(weight) turns that into the weighted mean over
+        # the counted pixels (the trick of Keras' own loss masking).
+        total = ops.cast(ops.size(weight), "float32")
+        scale = ops.divide_no_nan(total, ops.sum(weight))
+        return ops.where(
+            ops.greater(weight, 0.0), pixel_loss * (weight * scale), 0.0
+        )
 
     def get_config(self):
         config = super().get_config()
         config["ignore_label"] = self.ignore_label
+        config["class_weights"] = (
+            None if self.class_weights is None else list(self.class_weights)
+        )
+        config["ohem_thresh"] = self.ohem_thresh
+        config["ohem_min_kept"] = self.ohem_min_kept
         return config
 
 
@@ -224,6 +354,9 @@ def segmentation_losses(
     aux_weight: float = 0.2,
     se_weight: float = 0.2,
     ignore_label: int = 255,
+    class_weights: Sequence[float] | None = None,
+    ohem_thresh: float | None = None,
+    ohem_min_kept: int = 100000,
 ) -> tuple[dict, dict]:
     """`loss` and `loss_weights` for `model.compile`, as the official total.
 
@@ -246,6 +379,12 @@ def segmentation_losses(
         aux_weight: float, weight of the auxiliary head loss.
         se_weight: float, weight of the SE loss.
         ignore_label: int, label value of pixels to skip. Default `255`.
+        class_weights: optional `num_classes` floats, the class weights of
+            the main and auxiliary cross-entropies. Default `None`.
+        ohem_thresh: optional float, OHEM threshold of the main
+            cross-entropy (as mmseg, which samples the decode head only);
+            `None` (default): off. See `ohem_keep_mask`.
+        ohem_min_kept: int, OHEM's minimum kept pixels per image.
 
     Returns:
         `(loss, loss_weights)`: dicts keyed by output name.
@@ -266,6 +405,11 @@ def segmentation_losses(
                 f"num_classes={num_classes} but the model predicts {found} "
                 "classes; pass the model's number of classes."
             )
+    if class_weights is not None and len(class_weights) != num_classes:
+        raise ValueError(
+            f"Got {len(class_weights)} class_weights for num_classes="
+            f"{num_classes}; give one weight per class."
+        )
     loss = {}
     loss_weights = {}
     for name in names:
@@ -273,8 +417,13 @@ def segmentation_losses(
             loss[name] = SELoss(ignore_label=ignore_label)
             loss_weights[name] = float(se_weight)
         else:
+            main = name == "logits"
             loss[name] = SegmentationCrossEntropy(
-                ignore_label=ignore_label, name=f"{name}_cross_entropy"
+                ignore_label=ignore_label,
+                name=f"{name}_cross_entropy",
+                class_weights=class_weights,
+                ohem_thresh=ohem_thresh if main else None,
+                ohem_min_kept=ohem_min_kept,
             )
             loss_weights[name] = float(
                 aux_weight if name == "aux_logits" else 1

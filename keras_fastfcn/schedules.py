@@ -38,9 +38,15 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
         lr(t) = (base - end) * (1 - min(t, N) / N) ** power + end
 
     with `base = initial_learning_rate`, `N = decay_steps`,
-    `end = end_learning_rate`. With `warmup_steps = W > 0`, `lr(t)` is
-    multiplied by `t / W` while `t < W`, as the official `LR_Scheduler`
-    (whose warmup is off by default).
+    `end = end_learning_rate`. With `warmup_steps = W > 0` and
+    `warmup_ratio = r`, `lr(t)` is multiplied while `t < W` by
+
+        1 - (1 - r) * (1 - t / W)
+
+    a linear ramp from `r` at step 0 to 1 at step `W`: mmcv / mmseg's
+    `warmup="linear"` (which scales the decayed rate of step `t`, as here);
+    `r = 0` (the default) is the official `LR_Scheduler`'s `t / W` (whose
+    warmup is off by default).
 
     Args:
         initial_learning_rate: float, base learning rate.
@@ -50,6 +56,8 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
         end_learning_rate: float, learning rate at and after `decay_steps`.
             Default `0.0`.
         warmup_steps: int >= 0, length of the linear warmup. Default `0`.
+        warmup_ratio: float in [0, 1], warmup factor at step 0. Default
+            `0.0`.
         name: optional str.
     """
 
@@ -61,6 +69,7 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
         end_learning_rate: float = 0.0,
         warmup_steps: int = 0,
         name: str | None = None,
+        warmup_ratio: float = 0.0,
     ):
         if decay_steps <= 0:
             raise ValueError(
@@ -69,11 +78,16 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
             )
         if warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0; got {warmup_steps}.")
+        if not 0.0 <= warmup_ratio <= 1.0:
+            raise ValueError(
+                f"warmup_ratio must be in [0, 1]; got {warmup_ratio}."
+            )
         self.initial_learning_rate = float(initial_learning_rate)
         self.decay_steps = int(decay_steps)
         self.power = float(power)
         self.end_learning_rate = float(end_learning_rate)
         self.warmup_steps = int(warmup_steps)
+        self.warmup_ratio = float(warmup_ratio)
         self.name = name
 
     def __call__(self, step):
@@ -85,7 +99,9 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
             ops.power(1.0 - progress, self.power)
         ) + self.end_learning_rate
         if self.warmup_steps > 0:
-            decayed = decayed * ops.minimum(step / self.warmup_steps, 1.0)
+            ramp = ops.minimum(step / self.warmup_steps, 1.0)
+            ratio = self.warmup_ratio
+            decayed = decayed * (1.0 - (1.0 - ratio) * (1.0 - ramp))
         return decayed
 
     def get_config(self):
@@ -95,6 +111,7 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
             "power": self.power,
             "end_learning_rate": self.end_learning_rate,
             "warmup_steps": self.warmup_steps,
+            "warmup_ratio": self.warmup_ratio,
             "name": self.name,
         }
 

@@ -42,6 +42,7 @@ from keras_fastfcn.config import TrainConfig
 from keras_fastfcn.data import load_dataset
 from keras_fastfcn.data import make_eval_dataset
 from keras_fastfcn.data import make_train_dataset
+from keras_fastfcn.data.class_weights import training_class_weights
 from keras_fastfcn.data.pipeline import pad_batches
 from keras_fastfcn.data.spec import DatasetSpec
 from keras_fastfcn.data.validation import check_dataset
@@ -125,7 +126,12 @@ def build_and_compile(config: TrainConfig, num_classes: int, steps: int):
         dropout=config.dropout,
         base_width=config.base_width,
     )
-    schedule = PolyDecay(config.lr, decay_steps=config.epochs * steps)
+    schedule = PolyDecay(
+        config.lr,
+        decay_steps=config.epochs * steps,
+        warmup_steps=config.warmup_steps,
+        warmup_ratio=config.warmup_ratio,
+    )
     optimizer = build_optimizer(
         model,
         schedule,
@@ -138,6 +144,9 @@ def build_and_compile(config: TrainConfig, num_classes: int, steps: int):
         num_classes,
         aux_weight=config.aux_weight,
         se_weight=config.se_weight,
+        class_weights=training_class_weights(config, num_classes),
+        ohem_thresh=config.ohem_thresh,
+        ohem_min_kept=config.ohem_min_kept,
     )
     metrics = segmentation_metrics(num_classes)
     if isinstance(model.output, dict):
@@ -520,9 +529,9 @@ def train_model(config: TrainConfig):
             shutil.rmtree(output, ignore_errors=True)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # `python -m keras_fastfcn.train` is `fastfcn train`
+    import runpy
     import sys
 
-    from keras_fastfcn.cli.train import run
-
-    sys.exit(run(prog="python -m keras_fastfcn.train"))
+    sys.argv[0] = "python -m keras_fastfcn.train"
+    runpy.run_module("keras_fastfcn.cli.train", run_name="__main__")

@@ -58,4 +58,5 @@ def run(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.exit(run())
+    prog = sys.argv[0] if sys.argv[0].startswith("python -m") else PROG
+    sys.exit(run(prog=prog))
