@@ -218,8 +218,13 @@ def prepare_run(
     the run folder is cleared (`--overwrite`) or cleaned of interrupted
     writes, and `config.json` is written."""
     folder = RunFolder(output)
+    backed_up = None
+    if role.num_workers > 1:  # a restarted job continues from its backup
+        backed_up = read_backup(shared_output / "backup")
     if role.is_chief:
-        folder.check_can_start(config.resume, config.overwrite)
+        folder.check_can_start(
+            config.resume or backed_up is not None, config.overwrite
+        )
     train_spec = load_dataset(
         config.dataset, config.data_dir, "train", data_format=config.data_format
     )
@@ -262,8 +267,7 @@ def prepare_run(
         steps,
         manifest=manifest,
     )
-    if run.multi_worker:
-        run.backed_up = read_backup(run.backup_dir)
+    run.backed_up = backed_up
     run.initial_epoch = manifest["epoch"] if manifest else (run.backed_up or 0)
     # All checks passed: from here on, the folder is written.
     if config.overwrite and role.is_chief:

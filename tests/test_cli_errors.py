@@ -1,5 +1,5 @@
 """Bad command lines give one line on stderr, exit code 2, and change
-nothing on disk: each case runs `python -m keras_fastfcn.<tool>` in a
+nothing on disk: each case runs `fastfcn <tool>` (as `python -m keras_fastfcn.cli`) in a
 fresh process (in pairs, to keep the suite fast), in its own folder that
 holds a photo, an output folder with a file in it, an existing plain
 file, a corrupt checkpoint and a text file posing as one."""
@@ -28,10 +28,10 @@ NATIVE_LOG = re.compile(
 )
 
 DEBUG = "--debug"
-PREDICT = ["keras_fastfcn.cli.predict"]
-CONVERT = ["keras_fastfcn.cli.convert"]
-EXPORT = ["keras_fastfcn.export"]
-EVALUATE = ["keras_fastfcn.cli.evaluate"]
+PREDICT = ["predict"]
+CONVERT = ["convert"]
+EXPORT = ["export"]
+EVALUATE = ["evaluate"]
 PHOTO = ["{d}/photo.png"]
 SAVED = ["--format", "saved_model", "--output", "{d}/models"]
 EVAL = ["--dataset", "sample", "--random-weights", "--model", "fcn"]
@@ -201,7 +201,7 @@ def run_tool(arguments: list[str], extra_env: dict | None = None):
     env.pop("FASTFCN_DEBUG", None)
     env.update(extra_env or {})
     return subprocess.run(
-        [sys.executable, "-m", *arguments],
+        [sys.executable, "-m", "keras_fastfcn.cli", *arguments],
         capture_output=True,
         text=True,
         timeout=300,
@@ -247,7 +247,7 @@ def test_bad_command_line_is_one_line_and_changes_nothing(results, case):
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
     assert len(lines) == 1, lines
     tool = CASES[case][0][0]
-    assert lines[0].startswith(f"python -m {tool}: error: "), lines[0]
+    assert lines[0].startswith(f"fastfcn {tool}: error: "), lines[0]
     for fragment in CASES[case][1]:
         assert fragment.replace("{d}", str(folder)) in lines[0], lines[0]
     assert "Traceback" not in done.stderr

@@ -96,6 +96,8 @@ def run_cli(
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(argv)
     argv = [a for a in argv if a != DEBUG_FLAG]
+    if debug:  # tools that run another tool's `run_cli` pass it on
+        os.environ[DEBUG_VARIABLE] = "1"
     try:
         result = main(argv)
     except user_error_types() as error:
