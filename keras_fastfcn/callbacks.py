@@ -76,10 +76,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 class EpochBackup(keras.callbacks.Callback):
     """Back up weights, optimizer state and the epoch count at every epoch
-    end (atomically), so a restarted multi-worker job continues
-    (`restore_backup`). Every worker must run it, since reading distributed
-    variables can be a collective operation; workers other than the chief
-    pass a temporary ``backup_dir``.
+    end in one atomic step (the weights under a new name, then the state
+    file that names them renamed into place, then older weights deleted),
+    so a restarted multi-worker job continues exactly (`restore_backup`).
+    Every worker must run it, since reading distributed variables can be a
+    collective operation; workers other than the chief pass a temporary
+    ``backup_dir``.
     """
 
     def __init__(self, backup_dir: str | os.PathLike):
@@ -87,38 +89,56 @@ class EpochBackup(keras.callbacks.Callback):
         self.backup_dir = Path(backup_dir)
 
     def on_epoch_end(self, epoch, logs=None):
-        with atomic_path(self.backup_dir / BACKUP_WEIGHTS) as tmp:
+        name = f"epoch-{epoch + 1:04d}.{BACKUP_WEIGHTS}"
+        with atomic_path(self.backup_dir / name) as tmp:
             self.model.save_weights(tmp)
         atomic_write_text(
-            self.backup_dir / BACKUP_STATE, json.dumps({"epoch": epoch + 1})
+            self.backup_dir / BACKUP_STATE,
+            json.dumps({"epoch": epoch + 1, "weights": name}),
         )
+        for path in self.backup_dir.glob(f"*.{BACKUP_WEIGHTS}"):
+            if path.name != name:
+                path.unlink(missing_ok=True)
 
 
-def read_backup(backup_dir: str | os.PathLike) -> int | None:
-    """Epochs completed by the backed-up run, or None without a backup."""
-    backup_dir = Path(backup_dir)
+def _backup_state(backup_dir: Path) -> dict | None:
     state = backup_dir / BACKUP_STATE
-    if not (state.is_file() and (backup_dir / BACKUP_WEIGHTS).is_file()):
+    if not state.is_file():
         return None
     try:
-        return int(json.loads(state.read_text())["epoch"])
+        values = json.loads(state.read_text())
+        values["epoch"] = int(values["epoch"])
+        weights = backup_dir / values["weights"]
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise ValueError(
             f"Corrupt backup state {state}: {error}. Delete {backup_dir} to "
             "start over."
         ) from None
+    if not weights.is_file():
+        raise ValueError(
+            f"{state} names {weights.name}, which is missing. Delete "
+            f"{backup_dir} to start over."
+        )
+    values["weights"] = weights
+    return values
+
+
+def read_backup(backup_dir: str | os.PathLike) -> int | None:
+    """Epochs completed by the backed-up run, or None without a backup."""
+    state = _backup_state(Path(backup_dir))
+    return None if state is None else state["epoch"]
 
 
 def restore_backup(model: keras.Model, backup_dir: str | os.PathLike) -> int:
     """Loads the backup into a compiled ``model`` (optimizer included);
     returns the epochs it had completed. Call inside the strategy scope."""
-    epoch = read_backup(backup_dir)
-    if epoch is None:
+    state = _backup_state(Path(backup_dir))
+    if state is None:
         raise FileNotFoundError(f"No backup in {backup_dir}.")
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(Path(backup_dir) / BACKUP_WEIGHTS)
-    return epoch
+    model.load_weights(state["weights"])
+    return state["epoch"]
 
 
 class PredictionImages(keras.callbacks.Callback):

@@ -254,6 +254,13 @@ def set_sharding_policy(
 
 
 def _split_cpu(count: int) -> None:
+    cores = os.cpu_count() or 1
+    if count > cores:
+        print(
+            f"warning: {count} logical CPU devices on {cores} cores: the "
+            "replicas will share cores (slower than fewer devices; fine for "
+            "checking the multi-replica path)"
+        )
     cpu = tf.config.list_physical_devices("CPU")[0]
     existing = tf.config.get_logical_device_configuration(cpu)
     if existing and len(existing) == count:

@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import time
 import traceback
+import zipfile
 from pathlib import Path
 
 import keras
@@ -253,6 +254,7 @@ def prepare_run(
             )
         else:
             _check_same_schedule(manifest, config, steps, folder)
+            _check_readable(folder.last_checkpoint())
     if role.is_chief:
         validate_splits(config, [train_spec, val_spec])
     run = TrainingRun(
@@ -298,6 +300,34 @@ def _check_same_schedule(manifest, config, steps, folder) -> None:
             )
 
 
+def _damaged(path: Path, error: Exception) -> UserError:
+    return UserError(
+        f"cannot resume: checkpoint {path} is damaged "
+        f"({str(error).splitlines()[0][:160]}). Start over with "
+        "--overwrite, or restore the file."
+    )
+
+
+def _check_readable(path: Path) -> None:
+    """The checkpoint is a complete `.keras` zip (CRCs checked)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+    except (OSError, zipfile.BadZipFile) as error:
+        raise _damaged(path, error) from None
+    if broken is not None:
+        raise _damaged(path, ValueError(f"CRC mismatch in {broken}"))
+
+
+def _load_checkpoint(path: Path) -> keras.Model:
+    """The compiled model of a committed checkpoint; one error naming the
+    file when it cannot be read."""
+    try:
+        return keras.models.load_model(path)
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+        raise _damaged(path, error) from None
+
+
 def build_or_restore_model(run: TrainingRun) -> keras.Model:
     """The compiled model: from the committed checkpoint when resuming,
     from a multi-worker backup, or new; built in the strategy's scope."""
@@ -309,7 +339,7 @@ def build_or_restore_model(run: TrainingRun) -> keras.Model:
     with scope:
         if run.manifest:
             last = run.folder.last_checkpoint()
-            model = keras.models.load_model(last)
+            model = _load_checkpoint(last)
             print(f"resumed from {last} after epoch {run.initial_epoch}")
         else:
             model = build_and_compile(run.config, run.num_classes, run.steps)

@@ -1,8 +1,10 @@
 """Bad command lines give one line on stderr, exit code 2, and change
-nothing on disk: each case runs `fastfcn <tool>` (as `python -m keras_fastfcn.cli`) in a
-fresh process (in pairs, to keep the suite fast), in its own folder that
-holds a photo, an output folder with a file in it, an existing plain
-file, a corrupt checkpoint and a text file posing as one."""
+nothing on disk: each case runs `fastfcn <tool>` (as `python -m
+keras_fastfcn.cli <tool>`) in a fresh process (in pairs, to keep the
+suite fast), in its own folder that holds a photo, an output folder with
+a file in it, an existing plain file, a corrupt checkpoint, a text file
+posing as one, YAML files with mistakes and a run whose checkpoint
+broke."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ EVALUATE = ["evaluate"]
 PHOTO = ["{d}/photo.png"]
 SAVED = ["--format", "saved_model", "--output", "{d}/models"]
 EVAL = ["--dataset", "sample", "--random-weights", "--model", "fcn"]
+TRAIN = ["train", "--dataset", "sample", "--output-dir", "{d}/run"]
 
 # id -> (module and arguments, fragments the one line must contain)
 CASES = {
@@ -137,6 +140,52 @@ CASES = {
         EVALUATE + ["--dataset", "imagenet", "--random-weights"],
         ["--dataset: unknown dataset 'imagenet'"],
     ),
+    "train_unknown_model": (
+        TRAIN + ["--model", "segformer"],
+        ["Unknown model name 'segformer'"],
+    ),
+    "train_zero_crop_size": (
+        TRAIN + ["--crop-size", "0"],
+        ["crop_size must be >= 1, got 0"],
+    ),
+    "train_missing_config": (
+        TRAIN + ["--config", "{d}/nope.yaml"],
+        ["Config file not found: {d}/nope.yaml"],
+    ),
+    "train_yaml_wrong_type": (
+        TRAIN + ["--config", "{d}/wrong_type.yaml"],
+        ["crop_size must be a whole number, got 'big'"],
+    ),
+    "train_yaml_quoted_false": (
+        TRAIN + ["--config", "{d}/quoted_false.yaml"],
+        ["aux must be true or false (unquoted), got 'false'"],
+    ),
+    "train_yaml_syntax": (
+        TRAIN + ["--config", "{d}/broken.yaml"],
+        ["broken.yaml: not valid YAML"],
+    ),
+    "train_missing_data_dir": (
+        ["train", "--dataset", "camvid", "--data-dir", "{d}/nowhere"]
+        + ["--output-dir", "{d}/run"],
+        ["{d}/nowhere"],
+    ),
+    "train_batch_not_divisible": (
+        TRAIN + ["--batch-size", "3", "--devices", "2"],
+        ["batch_size 3 does not split evenly over 2 devices"],
+    ),
+    "train_reuses_a_run_folder": (
+        ["train", "--dataset", "sample", "--output-dir", "{d}/done"],
+        ["{d}/done already holds a run", "--resume", "--overwrite"],
+    ),
+    "train_resume_damaged_checkpoint": (
+        ["train", "--dataset", "sample", "--output-dir", "{d}/done"]
+        + ["--resume"],
+        ["checkpoint {d}/done/checkpoints/epoch-0001.keras is damaged"],
+    ),
+    "train_resume_and_overwrite": (
+        TRAIN + ["--resume", "--overwrite"],
+        ["resume and overwrite contradict each other"],
+    ),
     "evaluate_zero_crop_size": (
         EVALUATE + EVAL + ["--crop-size", "0"],
         ["--crop-size must be a positive integer, got 0"],
@@ -164,6 +213,16 @@ def make_case_folder(folder: Path, corrupt_checkpoint: bytes) -> None:
     (folder / "existing.txt").write_text("not a folder\n")
     (folder / "fake.pth").write_text("these are not weights\n")
     (folder / "corrupt.pth").write_bytes(corrupt_checkpoint)
+    (folder / "wrong_type.yaml").write_text("crop_size: big\n")
+    (folder / "quoted_false.yaml").write_text('aux: "false"\n')
+    (folder / "broken.yaml").write_text("crop_size: [1,\n")
+    done = folder / "done" / "checkpoints"  # a run whose checkpoint broke
+    done.mkdir(parents=True)
+    (done / "epoch-0001.keras").write_bytes(b"PK\x03\x04 truncated")
+    (done / "state.json").write_text(
+        '{"epoch": 1, "last": "epoch-0001.keras", "best_file": null}'
+    )
+    (folder / "done" / "config.json").write_text("{}\n")
 
 
 def corrupt_checkpoint_bytes(folder: Path) -> bytes:

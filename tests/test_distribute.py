@@ -126,6 +126,11 @@ def test_backup_round_trip(tmp_path):
     model.fit(x, y, epochs=3, verbose=0, callbacks=[EpochBackup(tmp_path)])
     assert read_backup(tmp_path) == 3
     assert not list(tmp_path.glob(".*tmp*"))  # written atomically
+    # one weights file, the one the state names (older epochs deleted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        BACKUP_STATE,
+        "epoch-0003.latest.weights.h5",
+    ]
     restored = compiled()
     assert restore_backup(restored, tmp_path) == 3
     for a, b in zip(model.weights, restored.weights):
@@ -134,6 +139,10 @@ def test_backup_round_trip(tmp_path):
     assert int(restored.optimizer.iterations.numpy()) == 3
     for a, b in zip(model.optimizer.variables, restored.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # a kill between the weights and the state: the state still names
+    # epoch 3's weights, which are still there
+    (tmp_path / "epoch-0004.latest.weights.h5").write_bytes(b"partial")
+    assert read_backup(tmp_path) == 3
     (tmp_path / BACKUP_STATE).write_text("{")
     with pytest.raises(ValueError, match="Corrupt backup state"):
         read_backup(tmp_path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import warnings
 
 import keras
 
@@ -104,11 +106,37 @@ def _backbone(
     return model
 
 
+def _load_backbone_h5(model: ResNetBackbone, path) -> None:
+    """`model.load_weights(path)`, with one error naming the file when it is
+    not the `.weights.h5` of a `ResNetBackbone` of this architecture (a
+    whole segmentation model's weights, another depth, not HDF5)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"backbone_weights {path} does not exist.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+            error = None
+        except Exception as exception:  # noqa: BLE001  (reported below)
+            error = exception
+    skipped = [w for w in caught if "could not be loaded" in str(w.message)]
+    if error is not None or skipped:
+        reason = error if error is not None else skipped[0].message
+        raise ValueError(
+            f"backbone_weights {path} is not the .weights.h5 of a "
+            f"ResNet-{model.depth} backbone "
+            f"({str(reason).splitlines()[0][:160]}). Pass ImageNet backbone "
+            "weights (.pth / .npz, or a .weights.h5 saved from the same "
+            "backbone); load a whole model's weights with "
+            "model.load_weights(...) instead."
+        )
+
+
 def _load_resnet_weights(model: ResNetBackbone, path) -> None:
     """Load a `.weights.h5` file, or a PyTorch / `.npz` ImageNet ResNet
     state dict (official deep-stem or torchvision layout)."""
     if not str(path).endswith(TORCH_CHECKPOINT_SUFFIXES):
-        model.load_weights(path)
+        _load_backbone_h5(model, path)
         return
     from keras_fastfcn.weights.official import load_backbone_weights
 
