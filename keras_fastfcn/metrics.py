@@ -409,6 +409,28 @@ def _row_normalised(cm: np.ndarray) -> np.ndarray:
     return np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
 
 
+def row_percentages(cm) -> np.ndarray:
+    """Row-normalised confusion matrix in percent `(C, C)` float64: each
+    row of a true class with pixels sums to 100; empty rows are 0."""
+    if isinstance(cm, ConfusionMatrix):
+        cm = cm.matrix
+    return 100.0 * _row_normalised(np.asarray(cm, dtype=np.float64))
+
+
+# The most classes whose cells get their percentages written in.
+CELL_NUMBERS_MAX_CLASSES = 30
+
+
+def cell_text(percent: float) -> str:
+    """Text of a confusion-matrix cell: whole percent, `""` for 0 and
+    `"<1"` for a share below 1% (which would otherwise read as 0)."""
+    if percent <= 0.0:
+        return ""
+    if percent < 1.0:
+        return "<1"
+    return f"{percent:.0f}"
+
+
 def _plot_matplotlib(values, class_names, title, tmp_path) -> None:
     import matplotlib
 
@@ -420,20 +442,22 @@ def _plot_matplotlib(values, class_names, title, tmp_path) -> None:
     figure, axes = pyplot.subplots(figsize=(size, size))
     image = axes.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-    axes.set_xticks(range(count))
-    axes.set_yticks(range(count))
-    axes.set_xticklabels(class_names, rotation=90)
-    axes.set_yticklabels(class_names)
+    names_shown = count <= 80
+    axes.set_xticks(range(count) if names_shown else [])
+    axes.set_yticks(range(count) if names_shown else [])
+    if names_shown:
+        axes.set_xticklabels(class_names, rotation=90)
+        axes.set_yticklabels(class_names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)
-    if count <= 30:
+    if count <= CELL_NUMBERS_MAX_CLASSES:
         for t in range(count):
             for p in range(count):
                 axes.text(
                     p,
                     t,
-                    f"{values[t, p]:.2f}",
+                    cell_text(100 * values[t, p]),
                     ha="center",
                     va="center",
                     fontsize=7,
@@ -444,30 +468,99 @@ def _plot_matplotlib(values, class_names, title, tmp_path) -> None:
     pyplot.close(figure)
 
 
+def _blues(value: float) -> tuple[int, int, int]:
+    """White (0) to dark blue (1)."""
+    value = min(max(float(value), 0.0), 1.0)
+    low, high = np.array([247, 251, 255]), np.array([8, 48, 107])
+    return tuple(int(round(c)) for c in low + (high - low) * value)
+
+
+def pil_confusion_layout(count: int) -> dict[str, int]:
+    """Cell size (px), font size and whether names / numbers are drawn for a
+    `count`-class matrix: 40 px cells with numbers up to
+    `CELL_NUMBERS_MAX_CLASSES` classes, then smaller cells without numbers
+    (names while a cell is at least 8 px; the grid stays within ~1200 px)."""
+    if count <= CELL_NUMBERS_MAX_CLASSES:
+        cell = 40 if count <= 16 else 32
+    else:
+        cell = max(2, min(24, 1200 // count))
+    return {
+        "cell": cell,
+        "font": 13 if cell >= 32 else max(6, min(12, cell - 1)),
+        "names": int(cell >= 8),
+        "numbers": int(count <= CELL_NUMBERS_MAX_CLASSES),
+    }
+
+
 def _plot_pil(values, class_names, title, tmp_path) -> None:
     from PIL import Image
     from PIL import ImageDraw
 
+    from keras_fastfcn.visualize import font
+
     count = len(class_names)
-    cell = 24 if count <= 40 else 8
-    label_width = 8 + 7 * max(len(str(n)) for n in class_names)
-    top = 24
-    width = label_width + cell * count + 8
-    height = top + cell * count + 8
-    canvas = Image.new("RGB", (width, height), "white")
+    layout = pil_confusion_layout(count)
+    cell = layout["cell"]
+    face, title_face = font(layout["font"]), font(15)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    def text_width(text, used_face):
+        box = measure.textbbox((0, 0), text, font=used_face)
+        return box[2] - box[0]
+
+    names = [str(n) for n in class_names] if layout["names"] else []
+    name_w = max([text_width(n, face) for n in names], default=0) + 8
+    axis = 22  # room for the "true" / "predicted" axis titles
+    margin = 8
+    left = margin + axis + name_w
+    top = margin + 26 + axis + name_w
+    width = max(left + cell * count + margin, text_width(title, title_face))
+    height = top + cell * count + margin
+    canvas = Image.new("RGB", (width + margin, height), "white")
     draw = ImageDraw.Draw(canvas)
-    draw.text((4, 4), title, fill="black")
+    draw.text((margin, margin), title, fill="black", font=title_face)
+    grid = cell * count
+    label_face = font(13)
+    predicted_w = text_width("predicted", label_face)
+    draw.text(
+        (left + (grid - predicted_w) // 2, margin + 26),
+        "predicted",
+        fill="black",
+        font=label_face,
+    )
+    # "true", written along the left edge (rotated).
+    true_w = text_width("true", label_face)
+    strip = Image.new("RGB", (true_w + 4, 18), "white")
+    ImageDraw.Draw(strip).text((2, 0), "true", fill="black", font=label_face)
+    canvas.paste(strip.rotate(90, expand=True), (margin, top + grid // 2))
+    for index, name in enumerate(names):
+        y = top + index * cell + cell // 2
+        draw.text((left - 4, y), name, fill="black", font=face, anchor="rm")
+        # column names, rotated to read bottom-up above their column
+        w = text_width(name, face) + 4
+        column = Image.new("RGB", (w, layout["font"] + 6), "white")
+        ImageDraw.Draw(column).text((2, 0), name, fill="black", font=face)
+        column = column.rotate(90, expand=True)
+        x = left + index * cell + (cell - column.width) // 2
+        canvas.paste(column, (x, top - 4 - column.height))
     for t in range(count):
-        y = top + t * cell
-        draw.text((4, y + cell // 2 - 5), str(class_names[t]), fill="black")
         for p in range(count):
-            x = label_width + p * cell
-            shade = int(round(255 * (1.0 - values[t, p])))
+            x, y = left + p * cell, top + t * cell
+            value = values[t, p]
             draw.rectangle(
                 [x, y, x + cell - 1, y + cell - 1],
-                fill=(shade, shade, 255),
-                outline=(200, 200, 200),
+                fill=_blues(value),
+                outline=(210, 210, 210) if cell >= 16 else None,
             )
+            text = cell_text(100 * value) if layout["numbers"] else ""
+            if text:
+                draw.text(
+                    (x + cell // 2, y + cell // 2),
+                    text,
+                    fill="white" if value > 0.5 else "black",
+                    font=face,
+                    anchor="mm",
+                )
     canvas.save(tmp_path, format="PNG")
 
 
@@ -476,13 +569,17 @@ def plot_confusion_matrix(
     class_names: Sequence[str],
     path: str,
     normalize: bool = True,
-    title: str = "Confusion matrix (rows: true, columns: predicted)",
+    title: str = "Confusion matrix, % of each true class",
+    renderer: str = "auto",
 ) -> str:
     """Write a confusion-matrix heatmap PNG to `path`.
 
-    Uses matplotlib (labelled axes, colour bar) when it is installed and
-    falls back to Pillow (a plain grid with row labels) otherwise. The file
-    is written atomically.
+    Both axes are labelled with the class names and, up to
+    `CELL_NUMBERS_MAX_CLASSES` classes, each cell shows its row-normalised
+    percentage (`row_percentages`, `cell_text`); larger matrices are drawn
+    without numbers (and, past ~150 classes, without names). Drawn with
+    matplotlib (with a colour bar) when it is installed, else with Pillow.
+    The file is written atomically.
 
     Args:
         cm: `(num_classes, num_classes)` counts, rows = true class, or a
@@ -491,6 +588,8 @@ def plot_confusion_matrix(
         path: output PNG path; its directory must exist.
         normalize: bool, divide each row by its sum. Default `True`.
         title: str, figure title.
+        renderer: `"auto"` (matplotlib if installed), `"pil"` or
+            `"matplotlib"`.
 
     Returns:
         `path`.
@@ -510,12 +609,19 @@ def plot_confusion_matrix(
     else:
         peak = cm.max() if cm.size else 0.0
         values = cm / peak if peak > 0 else np.zeros_like(cm)
-    try:
-        import matplotlib  # noqa: F401
+    if renderer not in ("auto", "pil", "matplotlib"):
+        raise ValueError(
+            f"renderer must be 'auto', 'pil' or 'matplotlib'; got {renderer!r}."
+        )
+    draw = _plot_pil
+    if renderer != "pil":
+        try:
+            import matplotlib  # noqa: F401
 
-        draw = _plot_matplotlib
-    except ImportError:
-        draw = _plot_pil
+            draw = _plot_matplotlib
+        except ImportError:
+            if renderer == "matplotlib":
+                raise
     with atomic_path(path) as tmp:
         draw(values, list(class_names), title, str(tmp))
     return path
