@@ -215,6 +215,13 @@ class TrainConfig:
         4, "prediction pictures in TensorBoard and the evaluation", "output"
     )
     output_dir: str = _field("runs/experiment", "the run folder", "output")
+    verbose: bool = _field(
+        False,
+        "Keras' progress bar with every metric, and TensorFlow's C++ logs "
+        "(default: one short line per epoch; all metrics go to TensorBoard "
+        "and history.csv)",
+        "output",
+    )
     resume: bool = _field(
         False, "continue the run in --output-dir from its last epoch", "output"
     )

@@ -11,7 +11,8 @@ and with sliding windows (stride 2/3 crop) otherwise, and the scores are
 resized back. `--multi-scale` uses scales 0.5-1.75 (with `--flip`, the
 official MS+flip). Results are accumulated in one confusion matrix over the
 split (ignored pixels excluded); the confusion matrix plot, a few
-prediction overlays and `metrics.json` are written to `--output-dir`.
+prediction figures (image | ground truth | prediction with a legend of the
+classes present) and `metrics.json` are written to `--output-dir`.
 """
 
 from __future__ import annotations
@@ -54,11 +55,35 @@ def compiled_logits(model, jit_compile: bool = False):
         def infer(x):
             return logits_of(model(x, training=False))
 
+        # no autograph: `infer` has no tensor-dependent Python control flow
         function = tf.function(
-            infer, reduce_retracing=True, jit_compile=jit_compile
+            infer,
+            reduce_retracing=True,
+            jit_compile=jit_compile,
+            autograph=False,
         )
         return lambda x: function(x).numpy()
     return lambda x: np.asarray(logits_of(model.predict_on_batch(x)))
+
+
+def _figure(image, label, prediction, spec, index: int) -> np.ndarray:
+    """Image | ground truth | prediction of one evaluated image, titled with
+    its file name and pixel accuracy (`comparison_figure`)."""
+    from keras_fastfcn.visualize import comparison_figure
+
+    labelled = label != spec.ignore_label
+    correct = np.sum((prediction == label) & labelled)
+    accuracy = correct / max(int(labelled.sum()), 1)
+    name = Path(str(spec.pairs[index][0])).name
+    return comparison_figure(
+        denormalize(image),
+        prediction,
+        spec.palette,
+        spec.class_names,
+        label=label,
+        ignore_label=spec.ignore_label,
+        title=f"{name}   pixel accuracy {accuracy * 100:.1f}%",
+    )
 
 
 def evaluate_model(
@@ -98,7 +123,6 @@ def evaluate_model(
     from tqdm import tqdm
 
     from keras_fastfcn.data import make_eval_dataset
-    from keras_fastfcn.visualize import overlay
     from keras_fastfcn.visualize import save_png
 
     logits_fn = compiled_logits(model)
@@ -128,11 +152,10 @@ def evaluate_model(
         )
         matrix.update(prediction[0], label[0])
         if out is not None and index < num_visualizations:
-            picture = denormalize(image[0])
-            strip = np.concatenate(
-                [picture, overlay(picture, prediction[0], spec.palette)], axis=1
+            save_png(
+                out / f"prediction_{index:03d}.png",
+                _figure(image[0], label[0], prediction[0], spec, index),
             )
-            save_png(out / f"prediction_{index:03d}.png", strip)
     results = matrix.results()
     results.update(
         iou=[float(v) for v in matrix.iou()],

@@ -139,6 +139,16 @@ class SegmentationCrossEntropy(keras.losses.Loss):
     Under `tf.distribute` each replica mines its own part of the batch, as
     mmseg's sampler does on each GPU.
 
+    Without class weights and OHEM this is exactly
+    `keras.losses.SparseCategoricalCrossentropy(from_logits=True,
+    ignore_class=ignore_label)`, and the per-pixel term is Keras'
+    `sparse_categorical_crossentropy` in every case. The class stays
+    because Keras has no equivalent for the rest: its `sample_weight`
+    mean divides by the number of pixels, not by `sum(w_y)` as PyTorch's
+    weighted mean; OHEM needs the per-pixel probabilities before the
+    reduction; and an out-of-range label is an error (or silently wrong on
+    GPU) there rather than NaN here.
+
     `y_true`: int labels `(batch, height, width)` (or with a trailing 1).
     `y_pred`: logits `(batch, height, width, num_classes)`.
 
@@ -198,19 +208,20 @@ class SegmentationCrossEntropy(keras.losses.Loss):
             ops.greater_equal(labels, 0), ops.less(labels, num_classes)
         )
         safe_labels = ops.where(in_range, labels, 0)
-        log_probs = ops.log_softmax(logits, axis=-1)
-        picked = ops.squeeze(
-            ops.take_along_axis(
-                log_probs, ops.expand_dims(safe_labels, -1), axis=-1
-            ),
-            axis=-1,
-        )
         bad_label = ops.logical_and(valid, ops.logical_not(in_range))
-        pixel_loss = ops.where(bad_label, float("nan"), -picked)
+        # Keras' per-pixel cross-entropy (0 on `ignore_label` pixels); an
+        # out-of-range label becomes class 0 here and NaN below.
+        ce = keras.losses.sparse_categorical_crossentropy(
+            ops.where(valid, safe_labels, self.ignore_label),
+            logits,
+            from_logits=True,
+            ignore_class=self.ignore_label,
+        )
+        pixel_loss = ops.where(bad_label, float("nan"), ce)
         if self.ohem_thresh is not None:
             valid = ops.logical_or(
                 ohem_keep_mask(
-                    ops.exp(picked),
+                    ops.exp(-ce),
                     valid,
                     self.ohem_thresh,
                     self.ohem_min_kept,

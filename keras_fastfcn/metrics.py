@@ -10,11 +10,13 @@ whole dataset, never averaged per image:
 
 `ConfusionMatrix` is the exact NumPy accumulator for offline evaluation;
 `PixelAccuracy` and `MeanIoU` are stateful Keras metrics from logits for
-`model.fit` / `model.evaluate` (TensorFlow, JAX, `tf.distribute`).
+`model.fit` / `model.evaluate` (TensorFlow, JAX, `tf.distribute`), both
+`keras.metrics.MeanIoU` subclasses (exact integer confusion matrix).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Mapping
 from typing import Sequence
 
@@ -170,25 +172,48 @@ def _pixel_weights(sample_weight, y_true, labels):
     return ops.reshape(ops.broadcast_to(weight, label_shape), (-1,))
 
 
-class _SegmentationMetric(keras.metrics.Metric):
-    """Shared state: ignore label and a counter of out-of-range labels.
+def _count_dtype() -> str:
+    """int64 confusion counts; int32 on JAX without x64 (which has no int64
+    and would truncate with a warning): exact up to 2**31 - 1 pixels per
+    cell."""
+    if keras.backend.backend() == "jax":
+        import jax
 
-    A label outside `[0, num_classes)` that is not `ignore_label` makes the
-    result NaN rather than being dropped silently.
+        if not jax.config.jax_enable_x64:
+            return "int32"
+    return "int64"
+
+
+class _ConfusionMetric(keras.metrics.MeanIoU):
+    """`keras.metrics.MeanIoU`'s exact integer confusion matrix of logits
+    (argmax) vs labels, skipping `ignore_label`, plus a count of labels
+    outside `[0, num_classes)` that are not `ignore_label`: any makes the
+    result NaN rather than being dropped silently (as Keras does).
+
+    `sample_weight` (per image or per pixel) is counted as integers, e.g. a
+    0/1 mask. `dtype` is accepted for configs of earlier versions; results
+    are float32.
     """
 
-    def __init__(self, num_classes: int, ignore_label: int, name, dtype):
-        super().__init__(name=name, dtype=dtype)
+    def __init__(
+        self, num_classes: int, ignore_label: int, name: str, dtype=None
+    ):
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1; got {num_classes}.")
-        self.num_classes = int(num_classes)
+        super().__init__(
+            num_classes=int(num_classes),
+            name=name,
+            dtype=_count_dtype(),
+            ignore_class=int(ignore_label),
+            sparse_y_true=True,
+            sparse_y_pred=True,
+        )
         self.ignore_label = int(ignore_label)
         self.invalid_pixels = self.add_variable(
-            shape=(), initializer="zeros", dtype="float32", name="invalid"
+            shape=(), initializer="zeros", dtype=self.dtype, name="invalid"
         )
 
-    def _split(self, y_true, y_pred, sample_weight):
-        """Flat labels, predictions and weights of the counted pixels."""
+    def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = ops.convert_to_tensor(y_true)
         y_pred = ops.convert_to_tensor(y_pred)
         if (
@@ -200,45 +225,82 @@ class _SegmentationMetric(keras.metrics.Metric):
                 f"metric was built with num_classes={self.num_classes}."
             )
         labels, predictions = _labels_and_predictions(y_true, y_pred)
-        weights = _pixel_weights(sample_weight, y_true, labels)
-        valid = ops.not_equal(labels, self.ignore_label)
-        in_range = ops.logical_and(
-            ops.greater_equal(labels, 0), ops.less(labels, self.num_classes)
+        weights = None
+        if sample_weight is not None:
+            weights = ops.cast(
+                _pixel_weights(sample_weight, y_true, labels), self.dtype
+            )
+        invalid = ops.logical_and(
+            ops.not_equal(labels, self.ignore_label),
+            ops.logical_or(
+                ops.less(labels, 0),
+                ops.greater_equal(labels, self.num_classes),
+            ),
         )
-        invalid = ops.logical_and(valid, ops.logical_not(in_range))
-        self.invalid_pixels.assign_add(ops.sum(ops.cast(invalid, "float32")))
-        counted = ops.logical_and(valid, in_range)
-        weights = ops.where(counted, weights, 0.0)
-        labels = ops.where(counted, labels, 0)
-        return labels, predictions, weights
+        self.invalid_pixels.assign_add(ops.sum(ops.cast(invalid, self.dtype)))
+        with warnings.catch_warnings():
+            # Keras' confusion_matrix casts indices to int64, which JAX
+            # without x64 truncates to int32 (exact here) with a warning.
+            warnings.filterwarnings(
+                "ignore", "Explicitly requested dtype int64", UserWarning
+            )
+            return super().update_state(labels, predictions, weights)
+
+    def reset_state(self):
+        super().reset_state()
+        self.invalid_pixels.assign(ops.zeros((), self.dtype))
+
+    def confusion_matrix(self):
+        """Integer tensor `(num_classes, num_classes)`: `[true, predicted]`
+        pixel counts."""
+        return self.total_cm
 
     def _checked(self, value):
-        return ops.where(
-            ops.greater(self.invalid_pixels, 0.0), float("nan"), value
-        )
+        value = ops.cast(value, "float32")
+        return ops.where(ops.greater(self.invalid_pixels, 0), np.nan, value)
+
+    def pixel_accuracy(self):
+        """Correct / labelled pixels (0 before any), float32 scalar."""
+        correct = ops.cast(ops.trace(self.total_cm), "float32")
+        labelled = ops.cast(ops.sum(self.total_cm), "float32")
+        return self._checked(ops.divide_no_nan(correct, labelled))
+
+    def _intersection_union(self):
+        intersection = ops.diagonal(self.total_cm)
+        union = (
+            ops.sum(self.total_cm, axis=0)
+            + ops.sum(self.total_cm, axis=1)
+            - intersection
+        )  # exact integers
+        return ops.cast(intersection, "float32"), ops.cast(union, "float32")
+
+    def per_class_iou(self):
+        """float32 `(num_classes,)` IoU values (0 for empty unions)."""
+        intersection, union = self._intersection_union()
+        return ops.divide_no_nan(intersection, union)
 
     def get_config(self):
         return {
             "name": self.name,
-            "dtype": self.dtype,
             "num_classes": self.num_classes,
             "ignore_label": self.ignore_label,
         }
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class PixelAccuracy(_SegmentationMetric):
+class PixelAccuracy(_ConfusionMetric):
     """Dataset-level pixel accuracy from logits, skipping `ignore_label`.
 
     `y_true`: int labels `(batch, height, width)`; `y_pred`: logits
     `(batch, height, width, num_classes)`. Result: correct / labeled pixels
-    over everything seen since the last reset (0 before any labeled pixel).
+    over everything seen since the last reset (0 before any labeled pixel),
+    from an exact integer confusion matrix (`keras.metrics.MeanIoU`'s).
 
     Args:
         num_classes: int, number of classes.
         ignore_label: int, label value of pixels to skip. Default `255`.
         name: str. Default `"pixel_accuracy"`.
-        dtype: optional dtype of the result.
+        dtype: ignored (configs of earlier versions); the result is float32.
     """
 
     def __init__(
@@ -248,36 +310,21 @@ class PixelAccuracy(_SegmentationMetric):
         name: str = "pixel_accuracy",
         dtype=None,
     ):
-        super().__init__(num_classes, ignore_label, name=name, dtype=dtype)
-        self.correct = self.add_variable(
-            shape=(), initializer="zeros", dtype="float32", name="correct"
-        )
-        self.labeled = self.add_variable(
-            shape=(), initializer="zeros", dtype="float32", name="labeled"
-        )
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        labels, predictions, weights = self._split(
-            y_true, y_pred, sample_weight
-        )
-        hits = ops.cast(ops.equal(labels, predictions), "float32") * weights
-        self.correct.assign_add(ops.sum(hits))
-        self.labeled.assign_add(ops.sum(weights))
+        super().__init__(num_classes, ignore_label, name=name)
 
     def result(self):
-        value = ops.divide_no_nan(self.correct, self.labeled)
-        return ops.cast(self._checked(value), self.dtype)
+        return self.pixel_accuracy()
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class MeanIoU(_SegmentationMetric):
+class MeanIoU(_ConfusionMetric):
     """Dataset-level mean IoU from logits, skipping `ignore_label`.
 
-    Accumulates a `(num_classes, num_classes)` confusion matrix (float32
-    counts, summed over `tf.distribute` replicas). The default result is
-    the official mean over all classes, zero-union classes counting 0;
-    `present_classes_only=True` averages over classes with a non-empty
-    union instead.
+    A `keras.metrics.MeanIoU` (its exact int64 confusion matrix, summed over
+    `tf.distribute` replicas) whose result is the official mean over **all**
+    classes, zero-union classes counting 0 (Keras' own result averages over
+    the classes with a non-empty union only: `present_classes_only=True`).
+    `per_class_iou()` and `pixel_accuracy()` read the same matrix.
 
     `y_true`: int labels `(batch, height, width)`; `y_pred`: logits
     `(batch, height, width, num_classes)`.
@@ -287,7 +334,7 @@ class MeanIoU(_SegmentationMetric):
         ignore_label: int, label value of pixels to skip. Default `255`.
         present_classes_only: bool. Default `False` (official).
         name: str. Default `"mean_iou"`.
-        dtype: optional dtype of the result.
+        dtype: ignored (configs of earlier versions); the result is float32.
     """
 
     def __init__(
@@ -298,46 +345,18 @@ class MeanIoU(_SegmentationMetric):
         name: str = "mean_iou",
         dtype=None,
     ):
-        super().__init__(num_classes, ignore_label, name=name, dtype=dtype)
+        super().__init__(num_classes, ignore_label, name=name)
         self.present_classes_only = bool(present_classes_only)
-        self.confusion = self.add_variable(
-            shape=(num_classes, num_classes),
-            initializer="zeros",
-            dtype="float32",
-            name="confusion_matrix",
-        )
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        labels, predictions, weights = self._split(
-            y_true, y_pred, sample_weight
-        )
-        index = ops.expand_dims(labels * self.num_classes + predictions, -1)
-        counts = ops.scatter(index, weights, (self.num_classes**2,))
-        self.confusion.assign_add(
-            ops.reshape(counts, (self.num_classes, self.num_classes))
-        )
-
-    def _iou_and_union(self):
-        intersection = ops.diagonal(self.confusion)
-        union = (
-            ops.sum(self.confusion, axis=0)
-            + ops.sum(self.confusion, axis=1)
-            - intersection
-        )
-        return ops.divide_no_nan(intersection, union), union
-
-    def per_class_iou(self):
-        """Tensor `(num_classes,)` of IoU values (0 for empty unions)."""
-        return self._iou_and_union()[0]
 
     def result(self):
-        iou, union = self._iou_and_union()
+        intersection, union = self._intersection_union()
+        iou = ops.divide_no_nan(intersection, union)
         if self.present_classes_only:
             present = ops.cast(ops.greater(union, 0.0), "float32")
             value = ops.divide_no_nan(ops.sum(iou), ops.sum(present))
         else:
             value = ops.mean(iou)
-        return ops.cast(self._checked(value), self.dtype)
+        return self._checked(value)
 
     def get_config(self):
         config = super().get_config()
@@ -409,6 +428,28 @@ def _row_normalised(cm: np.ndarray) -> np.ndarray:
     return np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
 
 
+def row_percentages(cm) -> np.ndarray:
+    """Row-normalised confusion matrix in percent `(C, C)` float64: each
+    row of a true class with pixels sums to 100; empty rows are 0."""
+    if isinstance(cm, ConfusionMatrix):
+        cm = cm.matrix
+    return 100.0 * _row_normalised(np.asarray(cm, dtype=np.float64))
+
+
+# The most classes whose cells get their percentages written in.
+CELL_NUMBERS_MAX_CLASSES = 30
+
+
+def cell_text(percent: float) -> str:
+    """Text of a confusion-matrix cell: whole percent, `""` for 0 and
+    `"<1"` for a share below 1% (which would otherwise read as 0)."""
+    if percent <= 0.0:
+        return ""
+    if percent < 1.0:
+        return "<1"
+    return f"{percent:.0f}"
+
+
 def _plot_matplotlib(values, class_names, title, tmp_path) -> None:
     import matplotlib
 
@@ -420,20 +461,22 @@ def _plot_matplotlib(values, class_names, title, tmp_path) -> None:
     figure, axes = pyplot.subplots(figsize=(size, size))
     image = axes.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-    axes.set_xticks(range(count))
-    axes.set_yticks(range(count))
-    axes.set_xticklabels(class_names, rotation=90)
-    axes.set_yticklabels(class_names)
+    names_shown = count <= 80
+    axes.set_xticks(range(count) if names_shown else [])
+    axes.set_yticks(range(count) if names_shown else [])
+    if names_shown:
+        axes.set_xticklabels(class_names, rotation=90)
+        axes.set_yticklabels(class_names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)
-    if count <= 30:
+    if count <= CELL_NUMBERS_MAX_CLASSES:
         for t in range(count):
             for p in range(count):
                 axes.text(
                     p,
                     t,
-                    f"{values[t, p]:.2f}",
+                    cell_text(100 * values[t, p]),
                     ha="center",
                     va="center",
                     fontsize=7,
@@ -444,30 +487,99 @@ def _plot_matplotlib(values, class_names, title, tmp_path) -> None:
     pyplot.close(figure)
 
 
+def _blues(value: float) -> tuple[int, int, int]:
+    """White (0) to dark blue (1)."""
+    value = min(max(float(value), 0.0), 1.0)
+    low, high = np.array([247, 251, 255]), np.array([8, 48, 107])
+    return tuple(int(round(c)) for c in low + (high - low) * value)
+
+
+def pil_confusion_layout(count: int) -> dict[str, int]:
+    """Cell size (px), font size and whether names / numbers are drawn for a
+    `count`-class matrix: 40 px cells with numbers up to
+    `CELL_NUMBERS_MAX_CLASSES` classes, then smaller cells without numbers
+    (names while a cell is at least 8 px; the grid stays within ~1200 px)."""
+    if count <= CELL_NUMBERS_MAX_CLASSES:
+        cell = 40 if count <= 16 else 32
+    else:
+        cell = max(2, min(24, 1200 // count))
+    return {
+        "cell": cell,
+        "font": 13 if cell >= 32 else max(6, min(12, cell - 1)),
+        "names": int(cell >= 8),
+        "numbers": int(count <= CELL_NUMBERS_MAX_CLASSES),
+    }
+
+
 def _plot_pil(values, class_names, title, tmp_path) -> None:
     from PIL import Image
     from PIL import ImageDraw
 
+    from keras_fastfcn.visualize import font
+
     count = len(class_names)
-    cell = 24 if count <= 40 else 8
-    label_width = 8 + 7 * max(len(str(n)) for n in class_names)
-    top = 24
-    width = label_width + cell * count + 8
-    height = top + cell * count + 8
-    canvas = Image.new("RGB", (width, height), "white")
+    layout = pil_confusion_layout(count)
+    cell = layout["cell"]
+    face, title_face = font(layout["font"]), font(15)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    def text_width(text, used_face):
+        box = measure.textbbox((0, 0), text, font=used_face)
+        return box[2] - box[0]
+
+    names = [str(n) for n in class_names] if layout["names"] else []
+    name_w = max([text_width(n, face) for n in names], default=0) + 8
+    axis = 22  # room for the "true" / "predicted" axis titles
+    margin = 8
+    left = margin + axis + name_w
+    top = margin + 26 + axis + name_w
+    width = max(left + cell * count + margin, text_width(title, title_face))
+    height = top + cell * count + margin
+    canvas = Image.new("RGB", (width + margin, height), "white")
     draw = ImageDraw.Draw(canvas)
-    draw.text((4, 4), title, fill="black")
+    draw.text((margin, margin), title, fill="black", font=title_face)
+    grid = cell * count
+    label_face = font(13)
+    predicted_w = text_width("predicted", label_face)
+    draw.text(
+        (left + (grid - predicted_w) // 2, margin + 26),
+        "predicted",
+        fill="black",
+        font=label_face,
+    )
+    # "true", written along the left edge (rotated).
+    true_w = text_width("true", label_face)
+    strip = Image.new("RGB", (true_w + 4, 18), "white")
+    ImageDraw.Draw(strip).text((2, 0), "true", fill="black", font=label_face)
+    canvas.paste(strip.rotate(90, expand=True), (margin, top + grid // 2))
+    for index, name in enumerate(names):
+        y = top + index * cell + cell // 2
+        draw.text((left - 4, y), name, fill="black", font=face, anchor="rm")
+        # column names, rotated to read bottom-up above their column
+        w = text_width(name, face) + 4
+        column = Image.new("RGB", (w, layout["font"] + 6), "white")
+        ImageDraw.Draw(column).text((2, 0), name, fill="black", font=face)
+        column = column.rotate(90, expand=True)
+        x = left + index * cell + (cell - column.width) // 2
+        canvas.paste(column, (x, top - 4 - column.height))
     for t in range(count):
-        y = top + t * cell
-        draw.text((4, y + cell // 2 - 5), str(class_names[t]), fill="black")
         for p in range(count):
-            x = label_width + p * cell
-            shade = int(round(255 * (1.0 - values[t, p])))
+            x, y = left + p * cell, top + t * cell
+            value = values[t, p]
             draw.rectangle(
                 [x, y, x + cell - 1, y + cell - 1],
-                fill=(shade, shade, 255),
-                outline=(200, 200, 200),
+                fill=_blues(value),
+                outline=(210, 210, 210) if cell >= 16 else None,
             )
+            text = cell_text(100 * value) if layout["numbers"] else ""
+            if text:
+                draw.text(
+                    (x + cell // 2, y + cell // 2),
+                    text,
+                    fill="white" if value > 0.5 else "black",
+                    font=face,
+                    anchor="mm",
+                )
     canvas.save(tmp_path, format="PNG")
 
 
@@ -476,13 +588,17 @@ def plot_confusion_matrix(
     class_names: Sequence[str],
     path: str,
     normalize: bool = True,
-    title: str = "Confusion matrix (rows: true, columns: predicted)",
+    title: str = "Confusion matrix, % of each true class",
+    renderer: str = "auto",
 ) -> str:
     """Write a confusion-matrix heatmap PNG to `path`.
 
-    Uses matplotlib (labelled axes, colour bar) when it is installed and
-    falls back to Pillow (a plain grid with row labels) otherwise. The file
-    is written atomically.
+    Both axes are labelled with the class names and, up to
+    `CELL_NUMBERS_MAX_CLASSES` classes, each cell shows its row-normalised
+    percentage (`row_percentages`, `cell_text`); larger matrices are drawn
+    without numbers (and, past ~150 classes, without names). Drawn with
+    matplotlib (with a colour bar) when it is installed, else with Pillow.
+    The file is written atomically.
 
     Args:
         cm: `(num_classes, num_classes)` counts, rows = true class, or a
@@ -491,6 +607,8 @@ def plot_confusion_matrix(
         path: output PNG path; its directory must exist.
         normalize: bool, divide each row by its sum. Default `True`.
         title: str, figure title.
+        renderer: `"auto"` (matplotlib if installed), `"pil"` or
+            `"matplotlib"`.
 
     Returns:
         `path`.
@@ -510,12 +628,19 @@ def plot_confusion_matrix(
     else:
         peak = cm.max() if cm.size else 0.0
         values = cm / peak if peak > 0 else np.zeros_like(cm)
-    try:
-        import matplotlib  # noqa: F401
+    if renderer not in ("auto", "pil", "matplotlib"):
+        raise ValueError(
+            f"renderer must be 'auto', 'pil' or 'matplotlib'; got {renderer!r}."
+        )
+    draw = _plot_pil
+    if renderer != "pil":
+        try:
+            import matplotlib  # noqa: F401
 
-        draw = _plot_matplotlib
-    except ImportError:
-        draw = _plot_pil
+            draw = _plot_matplotlib
+        except ImportError:
+            if renderer == "matplotlib":
+                raise
     with atomic_path(path) as tmp:
         draw(values, list(class_names), title, str(tmp))
     return path

@@ -30,7 +30,7 @@ _PACKAGE = "keras_fastfcn"
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
+class PolyDecay(keras.optimizers.schedules.PolynomialDecay):
     """The official "poly" schedule, with an optional linear warmup.
 
     For optimizer step `t` (0 for the first update):
@@ -38,15 +38,21 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
         lr(t) = (base - end) * (1 - min(t, N) / N) ** power + end
 
     with `base = initial_learning_rate`, `N = decay_steps`,
-    `end = end_learning_rate`. With `warmup_steps = W > 0` and
-    `warmup_ratio = r`, `lr(t)` is multiplied while `t < W` by
+    `end = end_learning_rate`: Keras' `PolynomialDecay` (`cycle=False`),
+    which computes this in the official order of operations, so the values
+    are the same float32 numbers as the formula written out. With
+    `warmup_steps = W > 0` and `warmup_ratio = r`, `lr(t)` is multiplied
+    while `t < W` by
 
         1 - (1 - r) * (1 - t / W)
 
     a linear ramp from `r` at step 0 to 1 at step `W`: mmcv / mmseg's
     `warmup="linear"` (which scales the decayed rate of step `t`, as here);
     `r = 0` (the default) is the official `LR_Scheduler`'s `t / W` (whose
-    warmup is off by default).
+    warmup is off by default). Keras has no warmup that scales a decayed
+    rate, hence this subclass; it keeps the registered name
+    `keras_fastfcn>PolyDecay` and the config keys, so `.keras` files saved
+    with the earlier hand-written class load unchanged.
 
     Args:
         initial_learning_rate: float, base learning rate.
@@ -82,23 +88,21 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
             raise ValueError(
                 f"warmup_ratio must be in [0, 1]; got {warmup_ratio}."
             )
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = int(decay_steps)
-        self.power = float(power)
-        self.end_learning_rate = float(end_learning_rate)
+        super().__init__(
+            initial_learning_rate=float(initial_learning_rate),
+            decay_steps=int(decay_steps),
+            end_learning_rate=float(end_learning_rate),
+            power=float(power),
+            cycle=False,
+            name=name or "PolyDecay",
+        )
         self.warmup_steps = int(warmup_steps)
         self.warmup_ratio = float(warmup_ratio)
-        self.name = name
 
     def __call__(self, step):
-        step = ops.cast(step, "float32")
-        progress = ops.minimum(step, float(self.decay_steps)) / float(
-            self.decay_steps
-        )
-        decayed = (self.initial_learning_rate - self.end_learning_rate) * (
-            ops.power(1.0 - progress, self.power)
-        ) + self.end_learning_rate
+        decayed = super().__call__(step)
         if self.warmup_steps > 0:
+            step = ops.cast(step, "float32")
             ramp = ops.minimum(step / self.warmup_steps, 1.0)
             ratio = self.warmup_ratio
             decayed = decayed * (1.0 - (1.0 - ratio) * (1.0 - ramp))

@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from keras_fastfcn.callbacks import EpochBackup
 from keras_fastfcn.callbacks import EpochCheckpoint
+from keras_fastfcn.callbacks import EpochLine
 from keras_fastfcn.callbacks import LearningRateLogger
 from keras_fastfcn.callbacks import PredictionImages
 from keras_fastfcn.callbacks import read_backup
@@ -401,7 +402,8 @@ def monitored_metric(model) -> str:
 
 def make_callbacks(run: TrainingRun, model) -> list:
     """Learning-rate logging, the per-epoch commit, TensorBoard, the
-    multi-worker backup and the prediction images."""
+    one-line epoch summary (unless `config.verbose`), the multi-worker
+    backup and the prediction images."""
     config, logs = run.config, run.folder.root / "logs"
     best = run.manifest.get("best") if run.manifest else None
     callbacks = [
@@ -414,6 +416,8 @@ def make_callbacks(run: TrainingRun, model) -> list:
         ),
         keras.callbacks.TensorBoard(str(logs)),
     ]
+    if not config.verbose:
+        callbacks.append(EpochLine(config.epochs, monitored_metric(model)))
     if run.multi_worker:
         callbacks.append(
             EpochBackup(
@@ -449,6 +453,11 @@ def fit(run: TrainingRun, model, train_data, val_data, callbacks) -> dict:
             validation_steps=config.val_steps,
             validation_freq=config.val_every,
             callbacks=callbacks,
+            # the data is shuffled by its pipeline (`make_train_dataset`);
+            # Keras cannot shuffle a tf.data.Dataset and warns if asked to
+            shuffle=False,
+            # quiet: `EpochLine` prints one line per epoch
+            verbose="auto" if config.verbose else 0,
         )
     seconds = time.time() - start
     images = (config.epochs - run.initial_epoch) * run.steps * config.batch_size

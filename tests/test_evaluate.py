@@ -63,9 +63,11 @@ def test_constant_prediction_gives_the_label_frequencies(tmp_path):
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["images"] == len(spec.pairs)
     assert (tmp_path / "confusion_matrix.png").is_file()
-    strip = np.asarray(Image.open(tmp_path / "prediction_000.png"))
+    figure = np.asarray(Image.open(tmp_path / "prediction_000.png"))
     first = np.asarray(Image.open(spec.pairs[0][0]).convert("RGB"))
-    assert strip.shape == (first.shape[0], 2 * first.shape[1], 3)
+    panel = min(first.shape[1], 480)  # image | ground truth | prediction
+    assert figure.shape[1] == 3 * (panel + 8) + 8
+    assert figure.shape[0] > panel * first.shape[0] // first.shape[1]
     assert "mIoU" in format_results(results)
 
 

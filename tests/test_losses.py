@@ -92,6 +92,23 @@ def test_cross_entropy_is_mean_over_valid_pixels_of_whole_batch():
     assert abs(per_image - expected) > 1e-3
 
 
+@pytest.mark.parametrize("ignore_label", [255, -1])
+def test_cross_entropy_equals_keras_sparse_ce_with_ignore_class(ignore_label):
+    rng = np.random.default_rng(3)
+    logits = (rng.normal(size=(3, 6, 7, 11)) * 4).astype(np.float32)
+    labels = rng.integers(0, 11, size=(3, 6, 7)).astype(np.int32)
+    labels[rng.random(labels.shape) < 0.3] = ignore_label
+    labels[1] = ignore_label  # one image all void
+    ours = float(SegmentationCrossEntropy(ignore_label)(labels, logits))
+    keras_loss = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, ignore_class=ignore_label
+    )
+    assert ours == pytest.approx(float(keras_loss(labels, logits)), rel=1e-6)
+    reference = numpy_cross_entropy(logits, labels, ignore_label)
+    assert ours == pytest.approx(reference, rel=1e-5)
+    assert 1.0 < ours < 10.0
+
+
 def test_cross_entropy_custom_ignore_label_and_trailing_axis():
     labels = np.where(LABELS == 255, -1, LABELS)[..., None]
     loss = SegmentationCrossEntropy(ignore_label=-1)(labels, LOGITS)

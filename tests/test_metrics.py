@@ -295,3 +295,71 @@ def test_keras_metrics_under_mirrored_strategy():
     assert report["result"]["mean_iou"] == pytest.approx(
         cm.mean_iou(), rel=1e-6
     )
+
+
+def test_metrics_are_keras_mean_iou_with_exact_integer_counts():
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 6, size=(4, 9, 13)).astype(np.int32)
+    labels[rng.random(labels.shape) < 0.2] = 255
+    labels[labels == 4] = 5  # class 4 never labelled
+    logits = rng.normal(size=(4, 9, 13, 6)).astype(np.float32)
+    logits[..., 4] -= 10.0  # and never predicted: zero union
+    miou, accuracy = MeanIoU(6), PixelAccuracy(6)
+    present = MeanIoU(6, present_classes_only=True)
+    stock = keras.metrics.MeanIoU(
+        6, ignore_class=255, sparse_y_pred=False
+    )  # Keras' own result: mean over classes with a non-empty union
+    for metric in (miou, accuracy, present, stock):
+        assert isinstance(metric, keras.metrics.MeanIoU)
+        metric.update_state(labels[:2], logits[:2])
+        metric.update_state(labels[2:], logits[2:])
+    reference = ConfusionMatrix(6)
+    reference.update(np.argmax(logits, -1), labels)
+    counts = ops.convert_to_numpy(miou.confusion_matrix())
+    assert "int" in str(counts.dtype)
+    np.testing.assert_array_equal(counts, reference.matrix)
+    assert reference.iou()[4] == 0.0 and 0.05 < reference.mean_iou() < 0.3
+    assert metric_value(miou) == pytest.approx(reference.mean_iou(), rel=1e-6)
+    assert metric_value(present) == pytest.approx(
+        reference.mean_iou(present_only=True), rel=1e-6
+    )
+    assert metric_value(present) == pytest.approx(metric_value(stock), rel=1e-6)
+    assert metric_value(accuracy) == pytest.approx(
+        reference.pixel_accuracy(), rel=1e-6
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(miou.per_class_iou()), reference.iou(), rtol=1e-6
+    )
+    assert float(ops.convert_to_numpy(miou.pixel_accuracy())) == (
+        pytest.approx(reference.pixel_accuracy(), rel=1e-6)
+    )
+
+
+def test_counts_stay_exact_past_float32_integers():
+    # 17 x 1_000_001 = 17_000_017 > 2**24: float32 counts would round it.
+    labels = np.zeros((1, 1, 1_000_001), np.int32)
+    logits = np.zeros((1, 1, 1_000_001, 2), np.float32)
+    logits[..., 0] = 1.0
+    metric = PixelAccuracy(2)
+    for _ in range(17):
+        metric.update_state(labels, logits)
+    counts = ops.convert_to_numpy(metric.confusion_matrix())
+    assert int(counts[0, 0]) == 17_000_017
+    assert int(np.float32(17_000_017)) != 17_000_017
+    assert metric_value(metric) == 1.0
+
+
+def test_metric_configs_of_earlier_versions_load():
+    old = {
+        "name": "mean_iou",
+        "dtype": "float32",
+        "num_classes": 5,
+        "ignore_label": 255,
+        "present_classes_only": False,
+    }
+    metric = MeanIoU.from_config(old)
+    assert "int" in str(metric.confusion_matrix().dtype)
+    metric.update_state(
+        np.array([[[0, 1]]]), one_hot_logits(np.array([[[0, 0]]]), 5)
+    )
+    assert metric_value(metric) == pytest.approx(0.5 / 5)

@@ -278,3 +278,69 @@ def test_multiplier_sgd_under_mirrored_strategy():
     np.testing.assert_allclose(report["weights"][0], w1, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(report["weights"][1], w2, rtol=1e-5, atol=1e-5)
     assert math.isfinite(report["weights"][1][0][0])
+
+
+def _hand_written_poly(step, base, decay_steps, power, end, warmup, ratio):
+    """The formula of the hand-written PolyDecay this one replaced."""
+    step = ops.cast(step, "float32")
+    progress = ops.minimum(step, float(decay_steps)) / float(decay_steps)
+    decayed = (base - end) * ops.power(1.0 - progress, power) + end
+    if warmup > 0:
+        ramp = ops.minimum(step / warmup, 1.0)
+        decayed = decayed * (1.0 - (1.0 - ratio) * (1.0 - ramp))
+    return decayed
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        (0.01, 1000, 0.9, 0.0, 0, 0.0),
+        (0.004, 7, 0.9, 0.0, 0, 0.0),
+        (0.01, 400, 0.9, 0.0, 50, 0.1),
+        (0.02, 300, 0.9, 0.0, 30, 0.0),
+    ],
+)
+def test_poly_decay_is_keras_polynomial_decay_with_the_same_numbers(settings):
+    base, decay_steps, power, end, warmup, ratio = settings
+    schedule = PolyDecay(
+        base,
+        decay_steps,
+        power=power,
+        end_learning_rate=end,
+        warmup_steps=warmup,
+        warmup_ratio=ratio,
+    )
+    assert isinstance(schedule, keras.optimizers.schedules.PolynomialDecay)
+    steps = np.arange(decay_steps + 5)
+    new = np.array([float(schedule(s)) for s in steps])
+    old = np.array([float(_hand_written_poly(s, *settings)) for s in steps])
+    np.testing.assert_array_equal(new, old)  # bit for bit
+    # and the NumPy float64 reference, to float32 rounding
+    t = np.minimum(steps, decay_steps).astype(np.float64)
+    expected = base * (1 - t / decay_steps) ** power
+    if warmup:
+        expected *= 1 - (1 - ratio) * (1 - np.minimum(steps / warmup, 1.0))
+    # (float32: 1 - t / N loses digits near the end)
+    np.testing.assert_allclose(new, expected, rtol=2e-6, atol=base * 1e-7)
+    assert new[decay_steps:].tolist() == [0.0] * 5
+
+
+def test_poly_decay_configs_of_the_earlier_class_load():
+    saved = {
+        "module": None,
+        "class_name": "PolyDecay",
+        "config": {
+            "initial_learning_rate": 0.01,
+            "decay_steps": 120,
+            "power": 0.9,
+            "end_learning_rate": 0.0,
+            "warmup_steps": 10,
+            "warmup_ratio": 0.0,
+            "name": None,
+        },
+        "registered_name": "keras_fastfcn>PolyDecay",
+    }
+    schedule = keras.saving.deserialize_keras_object(saved)
+    assert isinstance(schedule, PolyDecay)
+    assert float(schedule(5)) == pytest.approx(0.01 * (1 - 5 / 120) ** 0.9 / 2)
+    assert set(schedule.get_config()) == set(saved["config"])

@@ -5,7 +5,8 @@
 
 writes, for every input `NAME`, `NAME_classes.png` (a paletted PNG whose
 pixel values are the class ids), `NAME_overlay.png` (the colours blended
-over the photo), and once `legend.png` and `classes.json` (id, name and
+over the photo), `NAME_figure.png` (photo | prediction, with a legend of
+the classes found), and once `legend.png` and `classes.json` (id, name and
 colour of every class). The model comes from a `.keras` file, a weights
 file with its architecture (`--weights w.weights.h5 --model encnet_jpu
 --backbone resnet50 --num-classes N`), or a SavedModel exported by
@@ -41,6 +42,7 @@ from keras_fastfcn.utils.cli import check_model_arguments
 from keras_fastfcn.utils.cli import one_line
 from keras_fastfcn.utils.cli import run_cli
 from keras_fastfcn.utils.files import atomic_write_bytes
+from keras_fastfcn.visualize import comparison_figure
 from keras_fastfcn.visualize import default_palette
 from keras_fastfcn.visualize import legend_image
 from keras_fastfcn.visualize import overlay
@@ -174,7 +176,7 @@ def predict_files(
     palette: np.ndarray,
     alpha: float = 0.5,
 ) -> list[tuple[Path, str]]:
-    """Write `*_classes.png`, `*_overlay.png`, `legend.png` and
+    """Write `*_classes.png`, `*_overlay.png`, `*_figure.png`, `legend.png` and
     `classes.json` for `files` into `out_dir`.
 
     An input that cannot be read as an image is skipped; the others are
@@ -197,6 +199,12 @@ def predict_files(
         save_png(
             out_dir / f"{name}_overlay.png",
             overlay(image, class_map, palette, alpha),
+        )
+        save_png(
+            out_dir / f"{name}_figure.png",
+            comparison_figure(
+                image, class_map, palette, class_names, title=name
+            ),
         )
     save_png(out_dir / "legend.png", legend_image(class_names, palette))
     classes = [

@@ -11,7 +11,6 @@ answers at once.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Sequence
 
@@ -21,6 +20,7 @@ from keras_fastfcn.config import config_values
 from keras_fastfcn.utils.cli import OneLineArgumentParser
 from keras_fastfcn.utils.cli import run_cli
 from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
+from keras_fastfcn.utils.runtime import import_tensorflow_quietly
 
 PROG = "fastfcn train"
 
@@ -42,7 +42,12 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = parse_arguments(argv, prog)
     values = config_values(args)
     # before TensorFlow is imported (resolving the config imports it)
-    configure_tensorflow_runtime(cpu_replicas=values.get("devices"))
+    verbose = bool(values.get("verbose"))
+    configure_tensorflow_runtime(
+        cpu_replicas=values.get("devices"), verbose=verbose
+    )
+    if not verbose:
+        import_tensorflow_quietly()
     config = TrainConfig(**values).resolved()
     from keras_fastfcn.train import train
 
@@ -57,6 +62,5 @@ def run(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     prog = sys.argv[0] if sys.argv[0].startswith("python -m") else PROG
     sys.exit(run(prog=prog))

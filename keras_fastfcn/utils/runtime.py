@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 
 # TensorFlow's default CPU allocator hands large buffers back to the system
 # after every op, so each call of a model page-faults its feature maps in
@@ -18,18 +20,51 @@ CPU_ALLOCATOR_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 
 
-def configure_tensorflow_runtime(cpu_replicas: int | None = None) -> None:
+def configure_tensorflow_runtime(
+    cpu_replicas: int | None = None, verbose: bool = False
+) -> None:
     """Quiet TensorFlow's C++ logs and use the caching CPU allocator; with
     several `cpu_replicas` (logical CPU devices), turn oneDNN off.
 
-    All are `setdefault`s: a value already in the environment wins. Call
-    before TensorFlow is imported (the oneDNN choice is read at import;
-    the allocator choice lazily).
+    TensorFlow's C++ logs stay at errors and above with `verbose`, and are
+    off otherwise (level 3, which also hides "failed call to cuInit" on a
+    machine without a GPU driver). All are `setdefault`s: a value already in
+    the environment wins. Call before TensorFlow is imported (the oneDNN
+    choice is read at import; the allocator choice lazily).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbose else "3")
     os.environ.setdefault(CPU_ALLOCATOR_VARIABLE, "true")
     if cpu_replicas and cpu_replicas > 1:
         os.environ.setdefault(ONEDNN_VARIABLE, "0")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the process's stderr (file descriptor 2)
+    captured, and replay the capture only if the import fails.
+
+    TensorFlow's shared libraries log a few lines ("oneDNN custom operations
+    are on", "Could not find cuda drivers") before its log settings are
+    read, so `TF_CPP_MIN_LOG_LEVEL` cannot hide them. Does nothing when
+    TensorFlow is already imported.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as capture:
+        saved = os.dup(2)
+        failed = True
+        try:
+            os.dup2(capture.fileno(), 2)
+            import tensorflow  # noqa: F401
+
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if failed:
+                capture.seek(0)
+                sys.stderr.write(capture.read().decode(errors="replace"))
 
 
 def set_cpu_threads(threads: int) -> None:

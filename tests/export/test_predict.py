@@ -89,7 +89,7 @@ def test_outputs_exist_with_the_input_size(setup):
         [
             f"{n}_{kind}.png"
             for n in setup.images
-            for kind in ("classes", "overlay")
+            for kind in ("classes", "overlay", "figure")
         ]
         + ["legend.png", "classes.json"]
     )
@@ -97,6 +97,10 @@ def test_outputs_exist_with_the_input_size(setup):
         for kind in ("classes", "overlay"):
             with Image.open(setup.out / f"{name}_{kind}.png") as saved:
                 assert saved.size == (image.shape[1], image.shape[0])
+        # photo | prediction, the legend below
+        with Image.open(setup.out / f"{name}_figure.png") as figure:
+            panel = min(image.shape[1], 480)
+            assert figure.size[0] == 2 * (panel + 8) + 8
 
 
 def test_class_maps_palette_and_overlays(setup):
@@ -234,6 +238,7 @@ def test_unreadable_inputs_are_skipped_and_listed(setup, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == [
         "classes.json",
         "good_classes.png",
+        "good_figure.png",
         "good_overlay.png",
         "legend.png",
     ]
