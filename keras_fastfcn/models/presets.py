@@ -19,10 +19,12 @@ backbone / task preset, so a preset directory can be uploaded as it is.
 Remote handles are not read here (nothing is downloaded). To plug them in
 later: keras-hub resolves `kaggle://OWNER/MODEL/keras/VARIANT` (through
 `kagglehub`), `hf://OWNER/REPO` (through `huggingface_hub`) and `gs://`
-handles with `keras_hub.utils.preset_utils.get_file(handle, "config.json")`
-(and the same for the other two files), which downloads each file into a
-local cache and returns its path; `from_preset` would call it for the
-three names and read the cached directory exactly as a local one.
+handles with `get_file(handle, "config.json")` of
+`keras_hub/src/utils/preset_utils.py` (an internal module; the same for the
+other two files), which downloads each file into a local cache and returns
+its path; `from_preset` would call it for the three names and read the
+cached directory exactly as a local one. `keras_hub.upload_preset(uri,
+directory)` uploads a preset directory.
 """
 
 from __future__ import annotations
@@ -227,9 +229,8 @@ def _preset_file(path: str | os.PathLike, name: str) -> Path:
     if text.startswith(REMOTE_PREFIXES):
         raise ValueError(
             f"Cannot read the remote preset {text}: download it first "
-            "(e.g. keras_hub.utils.preset_utils.get_file(handle, name) for "
-            f"each of {', '.join(PRESET_FILES)}) and pass the local "
-            "directory."
+            f"(its {', '.join(PRESET_FILES)}, e.g. with kagglehub or "
+            "huggingface_hub) and pass the local directory."
         )
     path = Path(path)
     if not path.is_dir():
