@@ -26,6 +26,10 @@ _API = {
     "list_models": "keras_fastfcn.models.registry",
     "convert_checkpoint": "keras_fastfcn.models.from_checkpoint",
     "model_for_checkpoint": "keras_fastfcn.models.from_checkpoint",
+    "PresetMetadata": "keras_fastfcn.models.presets",
+    "from_preset": "keras_fastfcn.models.presets",
+    "load_preset_metadata": "keras_fastfcn.models.presets",
+    "save_preset": "keras_fastfcn.models.presets",
 }
 DEFER_VARIABLE = "KERAS_FASTFCN_DEFER_IMPORTS"
 

@@ -11,9 +11,10 @@ all GPUs or logical CPU devices, MultiWorkerMirroredStrategy from
 A run is a sequence of named steps, each a function below: `prepare_run`
 (checks, data, resume point; nothing is written before they pass),
 `build_or_restore_model`, `make_datasets`, `make_callbacks`, `fit` and
-`final_report` (evaluation of the best checkpoint; a failure there keeps
-the run). The run folder (`keras_fastfcn/run_folder.py`) commits every
-epoch atomically, so `resume=True` continues exactly after a crash.
+`final_report` (evaluation of the best checkpoint, saved as the preset
+`output_dir/preset/`; a failure there keeps the run). The run folder
+(`keras_fastfcn/run_folder.py`) commits every epoch atomically, so
+`resume=True` continues exactly after a crash.
 `keras_fastfcn/cli/train.py` is the command line.
 """
 
@@ -61,6 +62,8 @@ from keras_fastfcn.evaluate import format_results
 from keras_fastfcn.losses import replicate_targets
 from keras_fastfcn.losses import segmentation_losses
 from keras_fastfcn.metrics import segmentation_metrics
+from keras_fastfcn.models.presets import PresetMetadata
+from keras_fastfcn.models.presets import save_preset
 from keras_fastfcn.models.registry import build_model
 from keras_fastfcn.run_folder import RunFolder
 from keras_fastfcn.schedules import PolyDecay
@@ -472,6 +475,33 @@ def fit(run: TrainingRun, model, train_data, val_data, callbacks) -> dict:
     }
 
 
+def write_preset(run: TrainingRun, model, results: dict | None) -> Path:
+    """Save `model` as the preset `output_dir/preset/` with the class
+    names, palette and ignore label of the val split, the training sizes
+    and config, and the final metrics (`results`; `None`: not known)."""
+    config, spec = run.config, run.val_spec
+    metrics = None
+    if results is not None:
+        metrics = {
+            "pixel_accuracy": float(results["pixel_accuracy"]),
+            "mean_iou": float(results["mean_iou"]),
+            "split": spec.split,
+        }
+    metadata = PresetMetadata(
+        class_names=spec.class_names,
+        palette=spec.palette,
+        ignore_label=spec.ignore_label,
+        base_size=config.base_size,
+        crop_size=config.crop_size,
+        dataset=config.dataset,
+        training=json.loads(json.dumps(config.to_dict(), default=str)),
+        metrics=metrics,
+    )
+    return save_preset(
+        model, run.folder.root / "preset", metadata, overwrite=True
+    )
+
+
 def final_report(run: TrainingRun, summary: dict) -> dict:
     """Evaluate the best checkpoint and print where everything is. An
     evaluation error keeps the trained run: it is printed and recorded in
@@ -481,7 +511,7 @@ def final_report(run: TrainingRun, summary: dict) -> dict:
         shutil.rmtree(run.backup_dir, ignore_errors=True)  # job complete
     best_path = folder.best_checkpoint()
     summary["checkpoint"] = str(best_path)
-    results = None
+    results, best = None, None
     try:
         best = keras.models.load_model(best_path, compile=False)
         results = evaluate_model(
@@ -502,6 +532,8 @@ def final_report(run: TrainingRun, summary: dict) -> dict:
             f"  evaluate them with: fastfcn evaluate --model-file {best_path}"
         )
         if config.require_evaluation:
+            if best is not None:
+                summary["preset"] = str(write_preset(run, best, None))
             atomic_write_text(
                 folder.root / "summary.json", json.dumps(summary, indent=2)
             )
@@ -513,6 +545,8 @@ def final_report(run: TrainingRun, summary: dict) -> dict:
             mean_iou=results["mean_iou"],
         )
         print(format_results(results))
+    if best is not None:
+        summary["preset"] = str(write_preset(run, best, results))
     atomic_write_text(
         folder.root / "summary.json", json.dumps(summary, indent=2)
     )
@@ -522,6 +556,7 @@ def final_report(run: TrainingRun, summary: dict) -> dict:
         f"in {summary['train_seconds'] / 60:.1f} min\n"
         f"  best checkpoint:   {best_path}\n"
         f"  TensorBoard logs:  {logs}   (tensorboard --logdir {logs})\n"
+        f"  preset:            {summary.get('preset', '(not written)')}\n"
         f"  overlays, metrics: {folder.root / 'evaluation'}\n"
         f"  summary:           {folder.root / 'summary.json'}"
     )

@@ -4,9 +4,12 @@ model is built, and a failed final evaluation keeps the run."""
 import json
 
 import keras
+import numpy as np
 import pytest
 
 from keras_fastfcn.config import TrainConfig
+from keras_fastfcn.models.presets import from_preset
+from keras_fastfcn.models.presets import load_preset_metadata
 from keras_fastfcn.utils.cli import UserError
 from tests.data import fakes
 
@@ -72,6 +75,15 @@ def test_failed_final_evaluation_keeps_the_run(tmp_path, monkeypatch):
     assert written["evaluation_error"] == summary["evaluation_error"]
     state = json.loads((out / "checkpoints" / "state.json").read_text())
     assert (out / "checkpoints" / state["last"]).is_file()
+    # the best model is still a preset, without metrics
+    assert written["preset"] == str(out / "preset")
+    metadata = load_preset_metadata(out / "preset")
+    assert metadata.metrics is None
+    assert metadata.dataset == "sample" and metadata.num_classes == 11
+    assert metadata.class_names[0] == "sky"
+    assert (metadata.base_size, metadata.crop_size) == (36, 32)
+    assert metadata.training["backbone"] == "resnet18"
+    assert from_preset(out / "preset").num_classes == 11
 
     required = TrainConfig(
         dataset="sample",
@@ -81,3 +93,29 @@ def test_failed_final_evaluation_keeps_the_run(tmp_path, monkeypatch):
     )
     with pytest.raises(RuntimeError, match="evaluation exploded"):
         train_module.train(required)
+
+
+def test_final_report_writes_the_best_model_as_a_preset(tmp_path):
+    from keras_fastfcn import train as train_module
+
+    out = tmp_path / "run"
+    config = TrainConfig(dataset="sample", output_dir=str(out), **TINY)
+    summary = train_module.train(config)
+    metadata = load_preset_metadata(out / "preset")
+    assert metadata.metrics["mean_iou"] == pytest.approx(summary["mean_iou"])
+    assert metadata.metrics["pixel_accuracy"] == pytest.approx(
+        summary["pixel_accuracy"]
+    )
+    assert 0.0 <= metadata.metrics["mean_iou"] <= 1.0
+    assert metadata.metrics["split"] == "val"
+    assert metadata.ignore_label == 255
+    assert metadata.palette.shape == (11, 3)
+    assert metadata.training["epochs"] == 1
+    # the preset holds the best checkpoint's weights
+    best = keras.models.load_model(summary["checkpoint"], compile=False)
+    preset = from_preset(out / "preset")
+    for expected, actual in zip(best.weights, preset.weights):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(actual),
+            keras.ops.convert_to_numpy(expected),
+        )

@@ -9,6 +9,12 @@
     fastfcn convert ckpt.pth --out model.keras \\
         --no-aux --no-se-loss
 
+    # a preset directory (config.json, model.weights.h5, metadata.json)
+    # for fastfcn predict / evaluate / export --preset; 150 classes are
+    # named as ADE20K's, 59 / 60 as PASCAL-Context's
+    fastfcn convert encnet_jpu_res50_ade.pth.tar --no-aux --no-se-loss \\
+        --preset --out presets/encnet_jpu_ade20k
+
 --model, --backbone and --num-classes default to what the checkpoint's
 keys show; given, they must agree with it. --aux / --se-loss default to
 the branches the checkpoint has; with --no-aux / --no-se-loss those
@@ -24,9 +30,14 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from keras_fastfcn.data import palettes
+from keras_fastfcn.data.palettes import default_palette
 from keras_fastfcn.heads.registry import HEADS
 from keras_fastfcn.models.from_checkpoint import build_model_call
 from keras_fastfcn.models.from_checkpoint import convert_checkpoint
+from keras_fastfcn.models.from_checkpoint import model_for_checkpoint
+from keras_fastfcn.models.presets import PresetMetadata
+from keras_fastfcn.models.presets import save_preset
 from keras_fastfcn.necks.registry import official_necks
 from keras_fastfcn.utils.cli import OneLineArgumentParser
 from keras_fastfcn.utils.cli import UserError
@@ -56,7 +67,14 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--out",
         type=Path,
         required=True,
-        help="output file: *.weights.h5 (weights) or *.keras (whole model)",
+        help="output file: *.weights.h5 (weights) or *.keras (whole "
+        "model); with --preset: the preset directory",
+    )
+    parser.add_argument(
+        "--preset",
+        action="store_true",
+        help="write --out as a preset directory with class names (ADE20K "
+        "for 150 classes, PASCAL-Context for 59 / 60, else numbered)",
     )
     parser.add_argument(
         "--model",
@@ -87,12 +105,71 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# class count -> (dataset, class names, palette) of the official datasets
+def _official_classes() -> dict:
+    background = ("background",) + tuple(palettes.PASCAL_CONTEXT_CLASSES)
+    return {
+        150: ("ade20k", palettes.ADE20K_CLASSES, palettes.ADE20K_PALETTE),
+        59: (
+            "pascal_context",
+            palettes.PASCAL_CONTEXT_CLASSES,
+            palettes.PASCAL_CONTEXT_PALETTE,
+        ),
+        60: ("pascal_context", background, default_palette(60)),
+    }
+
+
+# The official training sizes (its --base-size / --crop-size defaults).
+OFFICIAL_BASE_SIZE = 520
+OFFICIAL_CROP_SIZE = 480
+
+
+def official_metadata(model, source: Path) -> PresetMetadata:
+    """Preset metadata for a converted official checkpoint: ADE20K class
+    names for 150 classes, PASCAL-Context for 59 (60: with background),
+    else numbered classes and no dataset."""
+    num_classes = model.num_classes
+    known = _official_classes().get(num_classes)
+    training = {
+        "source": "official FastFCN checkpoint",
+        "checkpoint": source.name,
+        "model": build_model_call(model),
+    }
+    if known is None:
+        return PresetMetadata(
+            class_names=[f"class_{i}" for i in range(num_classes)],
+            palette=default_palette(num_classes),
+            training=training,
+        )
+    dataset, names, palette = known
+    return PresetMetadata(
+        class_names=names,
+        palette=palette,
+        base_size=OFFICIAL_BASE_SIZE,
+        crop_size=OFFICIAL_CROP_SIZE,
+        dataset=dataset,
+        training=training,
+    )
+
+
 def check_arguments(args: argparse.Namespace) -> None:
     """Refuse a missing checkpoint, a bad output name or a bad class count
     before anything is read or built."""
     if not args.source.is_file():
         raise FileNotFoundError(f"Checkpoint {args.source} does not exist.")
-    output_kind(args.out)  # ValueError naming the two accepted suffixes
+    if args.preset:
+        if args.out.name.endswith((".keras", ".h5")):
+            raise UserError(
+                f"--preset writes a directory, not {args.out.name}; name "
+                "the directory (e.g. --out presets/encnet_jpu_ade20k)."
+            )
+        if args.out.exists():
+            raise FileExistsError(
+                f"--out {args.out} already exists; remove it or name a new "
+                "preset directory."
+            )
+    else:
+        output_kind(args.out)  # ValueError naming the two accepted suffixes
     if args.out.is_dir():
         raise IsADirectoryError(
             f"--out {args.out} is a directory; name the output file "
@@ -108,16 +185,19 @@ def convert(argv: Sequence[str] | None = None) -> int:
     """Run the conversion the command line describes (errors raise)."""
     args = parse_arguments(argv)
     check_arguments(args)
-    model, report = convert_checkpoint(
-        args.source,
-        args.out,
-        args.model,
-        args.backbone,
-        args.num_classes,
+    options = dict(
+        model=args.model,
+        backbone=args.backbone,
+        num_classes=args.num_classes,
         aux=args.aux,
         se_loss=args.se_loss,
         progress=not args.quiet,
     )
+    if args.preset:
+        model, report = model_for_checkpoint(args.source, **options)
+        save_preset(model, args.out, official_metadata(model, args.source))
+    else:
+        model, report = convert_checkpoint(args.source, args.out, **options)
     if not args.quiet:
         print(report.summary())
         print(f"Checked {args.source}: {integrity_note(args.source)}")

@@ -1,5 +1,10 @@
 """`fastfcn evaluate`: pixAcc / mIoU of a model on a dataset split
-(`keras_fastfcn.evaluate.evaluate_model`)."""
+(`keras_fastfcn.evaluate.evaluate_model`).
+
+With `--preset RUN_DIR/preset` the dataset (and its `--data-dir` and
+`--data-format` from the training config), `--base-size` and
+`--crop-size` default to the preset's; without one, `--dataset` is
+required and the sizes default to 520 / 480."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from pathlib import Path
 from keras_fastfcn.utils.cli import run_cli
 
 PROG = "fastfcn evaluate"
+DEFAULT_BASE_SIZE = 520
+DEFAULT_CROP_SIZE = 480
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -23,7 +30,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="pixAcc / mIoU of a segmentation model on a dataset.",
     )
     add_model_arguments(parser)
-    parser.add_argument("--dataset", required=True, type=dataset_argument)
+    parser.add_argument(
+        "--dataset",
+        type=dataset_argument,
+        help="required unless --preset names one",
+    )
     parser.add_argument("--data-dir")
     parser.add_argument(
         "--data-format",
@@ -34,8 +45,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--split", default="val")
     parser.add_argument("--multi-scale", action="store_true")
     parser.add_argument("--flip", action="store_true")
-    parser.add_argument("--base-size", type=int, default=520)
-    parser.add_argument("--crop-size", type=int, default=480)
+    parser.add_argument(
+        "--base-size",
+        type=int,
+        help=f"default: the preset's, else {DEFAULT_BASE_SIZE}",
+    )
+    parser.add_argument(
+        "--crop-size",
+        type=int,
+        help=f"default: the preset's, else {DEFAULT_CROP_SIZE}",
+    )
     parser.add_argument("--max-images", type=int)
     parser.add_argument("--output-dir", default="runs/evaluation")
     parser.add_argument("--num-visualizations", type=int, default=4)
@@ -49,6 +68,11 @@ def check_arguments(args: argparse.Namespace) -> None:
     from keras_fastfcn.utils.cli import check_model_arguments
 
     check_model_arguments(args)
+    if args.dataset is None and args.preset is None:
+        raise UserError(
+            "Name the data with --dataset (or pass --preset RUN_DIR/preset, "
+            "whose metadata names it)."
+        )
     for option in ("base_size", "crop_size", "max_images"):
         value = getattr(args, option)
         if value is not None and value < 1:
@@ -73,6 +97,35 @@ def check_arguments(args: argparse.Namespace) -> None:
         )
 
 
+def apply_preset_defaults(args: argparse.Namespace) -> None:
+    """Fill `--dataset` (with the training `--data-dir`), `--base-size`
+    and `--crop-size` from the `--preset` metadata where not given, then
+    the fixed defaults."""
+    from keras_fastfcn.cli.model_options import preset_metadata_from_arguments
+    from keras_fastfcn.utils.cli import UserError
+
+    metadata = preset_metadata_from_arguments(args)
+    if metadata is not None:
+        if args.dataset is None:
+            if not metadata.dataset:
+                raise UserError(
+                    f"Preset {args.preset} names no dataset; pass --dataset."
+                )
+            args.dataset = metadata.dataset
+            training = metadata.training or {}
+            if args.data_dir is None and training.get("data_dir"):
+                args.data_dir = training["data_dir"]
+                args.data_format = training.get("data_format", "files")
+        if args.base_size is None:
+            args.base_size = metadata.base_size
+        if args.crop_size is None:
+            args.crop_size = metadata.crop_size
+    if args.base_size is None:
+        args.base_size = DEFAULT_BASE_SIZE
+    if args.crop_size is None:
+        args.crop_size = DEFAULT_CROP_SIZE
+
+
 def main(argv=None) -> dict:
     """Evaluate; returns the results (`evaluate_model`)."""
     from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
@@ -85,6 +138,7 @@ def main(argv=None) -> dict:
     from keras_fastfcn.evaluate import evaluate_model
     from keras_fastfcn.evaluate import format_results
 
+    apply_preset_defaults(args)
     spec = load_dataset(
         args.dataset,
         args.data_dir,

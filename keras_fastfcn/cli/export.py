@@ -3,6 +3,11 @@
     # TF Serving: writes MODEL_DIR/<next version>/
     fastfcn export --format saved_model --output models/seg \\
         --model-file model.keras --size 512 [--probabilities]
+    # a preset (fastfcn train writes RUN_DIR/preset): the class names and
+    # palette go into assets.extra/keras_fastfcn.json, --size defaults to
+    # the training base size
+    fastfcn export --format saved_model --output models/seg \\
+        --preset runs/x/preset
     # TFLite / LiteRT with a fixed input size
     fastfcn export --format tflite --output seg.tflite \\
         --model-file model.keras --input-size 512x512 --quantize int8 \\
@@ -21,12 +26,14 @@ from typing import Sequence
 
 from keras_fastfcn.cli.model_options import add_model_arguments
 from keras_fastfcn.cli.model_options import model_from_arguments
+from keras_fastfcn.cli.model_options import preset_metadata_from_arguments
 from keras_fastfcn.export.calibration import calibration_images
 from keras_fastfcn.export.onnx import MIN_OPSET
 from keras_fastfcn.export.onnx import export_onnx
 from keras_fastfcn.export.preprocessing import ResizePolicy
 from keras_fastfcn.export.preprocessing import parse_input_size
 from keras_fastfcn.export.saved_model import export_saved_model
+from keras_fastfcn.export.saved_model import preset_labels
 from keras_fastfcn.export.serving import DEFAULT_MAX_IMAGE_SIZE
 from keras_fastfcn.export.serving import check_max_image_size
 from keras_fastfcn.export.tflite import QUANTIZE_MODES
@@ -62,8 +69,9 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     serving.add_argument(
         "--size",
-        help="resize policy in the graph: 'none' (default: keep the size), "
-        "long side ('512') or fixed 'HxW'",
+        help="resize policy in the graph: 'none' (default: keep the size; "
+        "with --preset: the training base size), long side ('512') or "
+        "fixed 'HxW'",
     )
     serving.add_argument("--pad-multiple", type=int, default=32)
     serving.add_argument(
@@ -147,15 +155,20 @@ def export(args: argparse.Namespace) -> Path:
     check_options(args)
     input_size = parse_input_size(args.input_size) if args.input_size else None
     model = model_from_arguments(args)
+    metadata = preset_metadata_from_arguments(args)
     if args.format == "saved_model":
+        size = args.size
+        if size is None and metadata is not None and metadata.base_size:
+            size = str(metadata.base_size)  # the training resolution
         return export_saved_model(
             model,
             args.output,
             version=args.version,
-            policy=ResizePolicy.from_string(args.size, args.pad_multiple),
+            policy=ResizePolicy.from_string(size, args.pad_multiple),
             with_probabilities=args.probabilities,
             overwrite=args.overwrite,
             max_image_size=args.max_image_size or DEFAULT_MAX_IMAGE_SIZE,
+            labels=preset_labels(metadata) if metadata else None,
         )
     if args.format == "onnx":
         return export_onnx(model, args.output, args.opset, input_size)

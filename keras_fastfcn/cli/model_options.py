@@ -1,5 +1,5 @@
-"""Command-line options that pick a model: a `.keras` file, or a model
-name with a weights file."""
+"""Command-line options that pick a model: a preset directory, a `.keras`
+file, or a model name with a weights file."""
 
 from __future__ import annotations
 
@@ -8,15 +8,25 @@ from pathlib import Path
 
 import keras
 
+from keras_fastfcn.models.presets import PresetMetadata
+from keras_fastfcn.models.presets import from_preset
+from keras_fastfcn.models.presets import load_preset_metadata
 from keras_fastfcn.models.registry import build_model
 from keras_fastfcn.models.registry import list_backbones
 from keras_fastfcn.models.registry import list_models
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add `--model-file`, or `--weights` / `--random-weights` with the
-    architecture options (`--model`, `--backbone`, `--num-classes`, ...)."""
+    """Add `--preset`, `--model-file`, or `--weights` / `--random-weights`
+    with the architecture options (`--model`, `--backbone`,
+    `--num-classes`, ...)."""
     group = parser.add_argument_group("model")
+    group.add_argument(
+        "--preset",
+        type=Path,
+        help="a preset directory (e.g. RUN_DIR/preset from fastfcn train): "
+        "the model with its class names, palette and training sizes",
+    )
     group.add_argument("--model-file", type=Path, help="a saved .keras model")
     group.add_argument(
         "--weights", type=Path, help="a .weights.h5 file for --model"
@@ -68,6 +78,7 @@ def model_from_arguments(args: argparse.Namespace) -> keras.Model:
     chosen = [
         name
         for name, value in (
+            ("--preset", getattr(args, "preset", None)),
             ("--model-file", args.model_file),
             ("--weights", args.weights),
             ("--random-weights", args.random_weights),
@@ -76,10 +87,13 @@ def model_from_arguments(args: argparse.Namespace) -> keras.Model:
     ]
     if len(chosen) != 1:
         raise ValueError(
-            "Name the model with exactly one of --model-file m.keras, "
+            "Name the model with exactly one of --preset DIR, "
+            "--model-file m.keras, "
             "--weights w.weights.h5 (with --model / --backbone / "
             f"--num-classes) or --random-weights; got {chosen or 'none'}."
         )
+    if getattr(args, "preset", None):
+        return from_preset(args.preset)
     if args.model_file:
         return load_keras_model(args.model_file)
     if args.num_classes is None:
@@ -127,3 +141,11 @@ def load_keras_model(path: str | Path) -> keras.Model:
             "--weights with --model / --backbone / --num-classes."
         )
     return keras.models.load_model(path, compile=False)
+
+
+def preset_metadata_from_arguments(
+    args: argparse.Namespace,
+) -> PresetMetadata | None:
+    """The metadata of `--preset`, or `None` without one."""
+    preset = getattr(args, "preset", None)
+    return load_preset_metadata(preset) if preset else None

@@ -2,12 +2,16 @@
 
     fastfcn predict photo.jpg photos/ --out predictions \\
         --model-file model.keras [--dataset camvid] [--size 512]
+    fastfcn predict photo.jpg --out predictions --preset runs/x/preset
 
 writes, for every input `NAME`, `NAME_classes.png` (a paletted PNG whose
 pixel values are the class ids), `NAME_overlay.png` (the colours blended
 over the photo), `NAME_figure.png` (photo | prediction, with a legend of
 the classes found), and once `legend.png` and `classes.json` (id, name and
-colour of every class). The model comes from a `.keras` file, a weights
+colour of every class), and prints the main classes of every image.
+The model comes from a preset directory (`--preset RUN_DIR/preset`:
+class names and palette from its metadata, run at its training base
+size unless `--size` is given), a `.keras` file, a weights
 file with its architecture (`--weights w.weights.h5 --model encnet_jpu
 --backbone resnet50 --num-classes N`), or a SavedModel exported by
 `fastfcn export` (`--saved-model DIR`).
@@ -28,11 +32,13 @@ from tqdm import tqdm
 
 from keras_fastfcn.cli.model_options import add_model_arguments
 from keras_fastfcn.cli.model_options import model_from_arguments
+from keras_fastfcn.cli.model_options import preset_metadata_from_arguments
 from keras_fastfcn.data import palettes
 from keras_fastfcn.export.image_files import list_image_files
 from keras_fastfcn.export.image_files import read_image
 from keras_fastfcn.export.inference_model import inference_model
 from keras_fastfcn.export.preprocessing import ResizePolicy
+from keras_fastfcn.export.saved_model import read_export_config
 from keras_fastfcn.export.serving import SERVE_LOGITS
 from keras_fastfcn.export.serving import SERVING_DEFAULT
 from keras_fastfcn.export.serving import segment_batch
@@ -168,6 +174,24 @@ def output_names(files: Sequence[Path]) -> list[str]:
     return stems
 
 
+def describe_class_map(
+    class_map: np.ndarray, class_names: Sequence[str], top: int = 3
+) -> str:
+    """The `top` most frequent classes of an int class map
+    `(height, width)` with their share of the pixels, e.g.
+    `"sky 52.1%, road 30.0%, tree 10.2%"`."""
+    counts = np.bincount(
+        np.asarray(class_map).ravel(), minlength=len(class_names)
+    )
+    order = np.argsort(-counts, kind="stable")[:top]
+    total = max(int(counts.sum()), 1)
+    return ", ".join(
+        f"{class_names[i]} {100.0 * counts[i] / total:.1f}%"
+        for i in order
+        if counts[i] > 0
+    )
+
+
 def predict_files(
     segmenter: ImageSegmenter,
     files: Sequence[Path],
@@ -175,9 +199,11 @@ def predict_files(
     class_names: Sequence[str],
     palette: np.ndarray,
     alpha: float = 0.5,
+    verbose: bool = False,
 ) -> list[tuple[Path, str]]:
-    """Write `*_classes.png`, `*_overlay.png`, `*_figure.png`, `legend.png` and
-    `classes.json` for `files` into `out_dir`.
+    """Write `*_classes.png`, `*_overlay.png`, `*_figure.png`,
+    `legend.png` and `classes.json` for `files` into `out_dir`; with
+    `verbose`, print the main classes of each image (`describe_class_map`).
 
     An input that cannot be read as an image is skipped; the others are
     all written.
@@ -195,6 +221,8 @@ def predict_files(
             skipped.append((path, one_line(error)))
             continue
         class_map = segmenter(image)
+        if verbose:
+            tqdm.write(f"{path}: {describe_class_map(class_map, class_names)}")
         save_class_map_png(out_dir / f"{name}_classes.png", class_map, palette)
         save_png(
             out_dir / f"{name}_overlay.png",
@@ -238,12 +266,13 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dataset",
         choices=sorted(_DATASET_COLOURS),
-        help="take class names and palette from this dataset",
+        help="take class names and palette from this dataset (default: "
+        "the preset's or the SavedModel's, else numbered classes)",
     )
     parser.add_argument(
         "--size",
-        help="resize: 'none' (default), long side ('512') or fixed "
-        "('360x480'); Keras models only",
+        help="resize: 'none' (default; with --preset: the training base "
+        "size), long side ('512') or fixed ('360x480'); Keras models only",
     )
     parser.add_argument(
         "--alpha", type=float, default=0.5, help="overlay opacity"
@@ -254,10 +283,16 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def load_segmenter(args: argparse.Namespace) -> ImageSegmenter:
     """The `ImageSegmenter` for `--saved-model` or the model options."""
     if args.saved_model is not None:
-        if args.model_file or args.weights or args.random_weights:
+        keras_model = (
+            args.preset,
+            args.model_file,
+            args.weights,
+            args.random_weights,
+        )
+        if any(keras_model):
             raise ValueError(
-                "Pass either --saved-model or a Keras model "
-                "(--model-file / --weights / --random-weights), not both."
+                "Pass either --saved-model or a Keras model (--preset / "
+                "--model-file / --weights / --random-weights), not both."
             )
         if not (args.saved_model / "saved_model.pb").is_file():
             raise FileNotFoundError(
@@ -270,7 +305,44 @@ def load_segmenter(args: argparse.Namespace) -> ImageSegmenter:
             )
         return ImageSegmenter(tf.saved_model.load(str(args.saved_model)))
     model = model_from_arguments(args)
-    return ImageSegmenter(model, ResizePolicy.from_string(args.size))
+    size = args.size
+    metadata = preset_metadata_from_arguments(args)
+    if size is None and metadata is not None and metadata.base_size:
+        size = str(metadata.base_size)  # the training resolution
+    return ImageSegmenter(model, ResizePolicy.from_string(size))
+
+
+def class_labels(
+    args: argparse.Namespace, num_classes: int
+) -> tuple[list[str], np.ndarray]:
+    """Class names and uint8 palette `(num_classes, 3)`: from `--dataset`,
+    else the preset's metadata, else the SavedModel's export config, else
+    numbered classes with the default palette."""
+    if args.dataset:
+        names, palette = dataset_classes(args.dataset)
+        source = f"Dataset {args.dataset!r}"
+    elif args.preset is not None:
+        metadata = preset_metadata_from_arguments(args)
+        names, palette = list(metadata.class_names), metadata.palette
+        source = f"Preset {args.preset}"
+    elif args.saved_model is not None and read_export_config(
+        args.saved_model
+    ).get("classes"):
+        classes = read_export_config(args.saved_model)["classes"]
+        names = [c["name"] for c in classes]
+        palette = np.asarray([c["color"] for c in classes], np.uint8)
+        source = f"SavedModel {args.saved_model}"
+    else:
+        return (
+            [f"class_{i}" for i in range(num_classes)],
+            default_palette(num_classes),
+        )
+    if len(names) != num_classes:
+        raise ValueError(
+            f"{source} has {len(names)} classes but the model predicts "
+            f"{num_classes}."
+        )
+    return names, palette
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -318,18 +390,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = list_image_files(args.inputs)
     output_names(files)  # clashing names: fail before the model is built
     segmenter = load_segmenter(args)
-    if args.dataset:
-        class_names, palette = dataset_classes(args.dataset)
-        if len(class_names) != segmenter.num_classes:
-            raise ValueError(
-                f"Dataset {args.dataset!r} has {len(class_names)} classes "
-                f"but the model predicts {segmenter.num_classes}."
-            )
-    else:
-        class_names = [f"class_{i}" for i in range(segmenter.num_classes)]
-        palette = default_palette(segmenter.num_classes)
+    class_names, palette = class_labels(args, segmenter.num_classes)
     skipped = predict_files(
-        segmenter, files, args.out, class_names, palette, args.alpha
+        segmenter,
+        files,
+        args.out,
+        class_names,
+        palette,
+        args.alpha,
+        verbose=True,
     )
     print(
         f"Wrote {len(files) - len(skipped)} class maps and overlays, "

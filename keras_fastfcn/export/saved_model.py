@@ -53,6 +53,7 @@ def export_saved_model(
     with_probabilities: bool = False,
     overwrite: bool = False,
     max_image_size: int = DEFAULT_MAX_IMAGE_SIZE,
+    labels: dict | None = None,
 ) -> Path:
     """Export `model` for TF Serving as `model_dir/<version>/`.
 
@@ -76,6 +77,12 @@ def export_saved_model(
             signatures accept; bigger images fail with an error naming the
             limit. Stored in `assets.extra/keras_fastfcn.json` (see
             `read_export_config`). Default `4096`.
+        labels: what the class ids mean, stored in the same file so a TF
+            Serving client can label the `class_map` output:
+            `{"classes": [{"id", "name", "color"}], ...}` plus any other
+            JSON values (`dataset`, `ignore_label`, `mean`, `std`, ...);
+            `preset_labels` makes it from a preset's metadata. Default:
+            none stored.
 
     Returns:
         The version directory, `model_dir/<version>`.
@@ -107,7 +114,11 @@ def export_saved_model(
         write_signatures(functions.signatures(), staged)
         config = staged / EXPORT_CONFIG
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(json.dumps(export_config(functions), indent=1))
+        settings = export_config(functions)
+        if labels:
+            _check_labels(labels, int(functions.model.output.shape[-1]))
+            settings.update(labels)
+        config.write_text(json.dumps(settings, indent=1))
         if target.exists():
             shutil.rmtree(target)
         os.replace(staged, target)
@@ -128,10 +139,35 @@ def export_config(functions: ServingFunctions) -> dict:
     }
 
 
+def preset_labels(metadata) -> dict:
+    """The `labels` of `export_saved_model` from a
+    `keras_fastfcn.models.presets.PresetMetadata`: classes (id, name,
+    colour), dataset, ignore label, normalisation and training sizes."""
+    return {
+        "classes": metadata.classes(),
+        "dataset": metadata.dataset,
+        "ignore_label": metadata.ignore_label,
+        "mean": list(metadata.mean),
+        "std": list(metadata.std),
+        "base_size": metadata.base_size,
+        "crop_size": metadata.crop_size,
+    }
+
+
+def _check_labels(labels: dict, num_classes: int) -> None:
+    classes = labels.get("classes")
+    if classes is not None and len(classes) != num_classes:
+        raise ValueError(
+            f"labels name {len(classes)} classes but the model predicts "
+            f"{num_classes}; pass one class per output channel."
+        )
+
+
 def read_export_config(version_dir: str | os.PathLike) -> dict:
     """The settings stored with a SavedModel version directory
-    (`max_image_size`, `resize_policy`, `probabilities`); `{}` for exports
-    made before they were stored."""
+    (`max_image_size`, `resize_policy`, `probabilities`, and `classes`
+    etc. when exported with `labels`); `{}` for exports made before they
+    were stored."""
     path = Path(version_dir) / EXPORT_CONFIG
     if not path.is_file():
         return {}

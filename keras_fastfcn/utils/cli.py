@@ -118,9 +118,23 @@ def check_model_arguments(args: argparse.Namespace) -> None:
     named files exist and have the right kind, sizes are positive.
 
     Raises:
-        FileNotFoundError: `--model-file` / `--weights` does not exist.
+        FileNotFoundError: `--preset` / `--model-file` / `--weights` does
+            not exist.
         UserError: a wrong file kind or a size that is not positive.
     """
+    preset = getattr(args, "preset", None)
+    if preset is not None:
+        if not preset.is_dir():
+            raise FileNotFoundError(
+                f"--preset {preset} is not a directory; pass a preset "
+                "directory such as RUN_DIR/preset (written by fastfcn train)."
+            )
+        if not (preset / "config.json").is_file():
+            raise UserError(
+                f"--preset {preset} has no config.json, so it is not a "
+                "preset; pass RUN_DIR/preset, or a .keras file with "
+                "--model-file."
+            )
     model_file = getattr(args, "model_file", None)
     if model_file is not None:
         if not model_file.is_file():

@@ -194,9 +194,42 @@ def test_cli_refuses_a_corrupt_checkpoint_and_writes_nothing(
     error = capsys.readouterr().err.strip()
     assert "\n" not in error
     assert error.startswith(
-        "fastfcn convert: error: Corrupt checkpoint "
-        f"{checkpoint}: CRC "
+        f"fastfcn convert: error: Corrupt checkpoint {checkpoint}: CRC "
     )
     assert "mismatch in member fcn_jpu.pth/data/" in error
     assert error.endswith("; re-download it.")
     assert sorted(tmp_path.iterdir()) == before  # no output, no temp files
+
+
+def test_cli_writes_a_preset_with_ade20k_class_names(tmp_path):
+    torch.manual_seed(1)
+    net = torch_fastfcn.randomize(
+        torch_fastfcn.Segmenter("fcn", 150, "JPU", aux=False, **TINY), seed=3
+    )
+    source = tmp_path / "fcn_jpu_ade.pth"
+    torch.save({"state_dict": net.state_dict()}, source)
+    out = tmp_path / "presets" / "fcn_jpu_ade20k"
+    assert convert.main([str(source), "--preset", "--out", str(out)]) == 0
+    metadata = keras_fastfcn.load_preset_metadata(out)
+    assert metadata.dataset == "ade20k" and metadata.num_classes == 150
+    assert metadata.class_names[:3] == ("wall", "building", "sky")
+    assert (metadata.base_size, metadata.crop_size) == (520, 480)
+    assert metadata.training["checkpoint"] == "fcn_jpu_ade.pth"
+    model = keras_fastfcn.from_preset(out)
+    got = to_numpy(model(images(), training=False))
+    assert_close(got, torch_fastfcn.run(net, images())["logits"])
+
+
+def test_cli_preset_of_an_unknown_class_count_numbers_the_classes(
+    checkpoint, tmp_path
+):
+    out = tmp_path / "preset"
+    argv = [str(checkpoint), "--no-aux", "--preset", "--out", str(out)]
+    assert convert.main(argv) == 0
+    metadata = keras_fastfcn.load_preset_metadata(out)
+    assert metadata.class_names == tuple(f"class_{i}" for i in range(5))
+    assert metadata.dataset is None and metadata.base_size is None
+    assert convert.main(argv) == 2  # an existing preset is not replaced
+    bad = [str(checkpoint), "--preset", "--out", str(tmp_path / "m.keras")]
+    assert convert.main(bad) == 2
+    assert not (tmp_path / "m.keras").exists()
