@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import keras
 import numpy as np
 
 from keras_fastfcn.run_folder import RunFolder
+from keras_fastfcn.utils import files
 from keras_fastfcn.utils.files import atomic_path
 from keras_fastfcn.utils.files import atomic_write_text
 from keras_fastfcn.visualize import colorize
@@ -86,37 +86,37 @@ class EpochBackup(keras.callbacks.Callback):
 
     def __init__(self, backup_dir: str | os.PathLike):
         super().__init__()
-        self.backup_dir = Path(backup_dir)
+        self.backup_dir = str(backup_dir)
 
     def on_epoch_end(self, epoch, logs=None):
         name = f"epoch-{epoch + 1:04d}.{BACKUP_WEIGHTS}"
-        with atomic_path(self.backup_dir / name) as tmp:
+        with atomic_path(files.join(self.backup_dir, name)) as tmp:
             self.model.save_weights(tmp)
         atomic_write_text(
-            self.backup_dir / BACKUP_STATE,
+            files.join(self.backup_dir, BACKUP_STATE),
             json.dumps({"epoch": epoch + 1, "weights": name}),
         )
-        for path in self.backup_dir.glob(f"*.{BACKUP_WEIGHTS}"):
-            if path.name != name:
-                path.unlink(missing_ok=True)
+        for other in files.listdir(self.backup_dir):
+            if other.endswith(f".{BACKUP_WEIGHTS}") and other != name:
+                files.remove(files.join(self.backup_dir, other))
 
 
-def _backup_state(backup_dir: Path) -> dict | None:
-    state = backup_dir / BACKUP_STATE
-    if not state.is_file():
+def _backup_state(backup_dir: str) -> dict | None:
+    state = files.join(backup_dir, BACKUP_STATE)
+    if not files.isfile(state):
         return None
     try:
-        values = json.loads(state.read_text())
+        values = json.loads(files.read_text(state))
         values["epoch"] = int(values["epoch"])
-        weights = backup_dir / values["weights"]
+        weights = files.join(backup_dir, values["weights"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise ValueError(
             f"Corrupt backup state {state}: {error}. Delete {backup_dir} to "
             "start over."
         ) from None
-    if not weights.is_file():
+    if not files.isfile(weights):
         raise ValueError(
-            f"{state} names {weights.name}, which is missing. Delete "
+            f"{state} names {values['weights']}, which is missing. Delete "
             f"{backup_dir} to start over."
         )
     values["weights"] = weights
@@ -125,14 +125,14 @@ def _backup_state(backup_dir: Path) -> dict | None:
 
 def read_backup(backup_dir: str | os.PathLike) -> int | None:
     """Epochs completed by the backed-up run, or None without a backup."""
-    state = _backup_state(Path(backup_dir))
+    state = _backup_state(str(backup_dir))
     return None if state is None else state["epoch"]
 
 
 def restore_backup(model: keras.Model, backup_dir: str | os.PathLike) -> int:
     """Loads the backup into a compiled ``model`` (optimizer included);
     returns the epochs it had completed. Call inside the strategy scope."""
-    state = _backup_state(Path(backup_dir))
+    state = _backup_state(str(backup_dir))
     if state is None:
         raise FileNotFoundError(f"No backup in {backup_dir}.")
     if model.optimizer is not None and not model.optimizer.built:

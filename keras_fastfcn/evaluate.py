@@ -30,6 +30,7 @@ from keras_fastfcn.inference import predict_multi_scale
 from keras_fastfcn.metrics import ConfusionMatrix
 from keras_fastfcn.metrics import format_iou_table
 from keras_fastfcn.metrics import plot_confusion_matrix
+from keras_fastfcn.utils import files
 from keras_fastfcn.utils.files import atomic_write_text
 
 
@@ -134,7 +135,7 @@ def evaluate_model(
         if max_images is None
         else min(max_images, len(spec.pairs))
     )
-    out = Path(output_dir) if output_dir else None
+    out = str(output_dir) if output_dir else None
     for index, (image, label) in enumerate(
         tqdm(
             dataset.take(total), total=total, disable=not progress, desc="eval"
@@ -153,7 +154,7 @@ def evaluate_model(
         matrix.update(prediction[0], label[0])
         if out is not None and index < num_visualizations:
             save_png(
-                out / f"prediction_{index:03d}.png",
+                files.join(out, f"prediction_{index:03d}.png"),
                 _figure(image[0], label[0], prediction[0], spec, index),
             )
     results = matrix.results()
@@ -167,9 +168,13 @@ def evaluate_model(
         crop_size=crop_size,
     )
     if out is not None:
-        atomic_write_text(out / "metrics.json", json.dumps(results, indent=2))
+        atomic_write_text(
+            files.join(out, "metrics.json"), json.dumps(results, indent=2)
+        )
         plot_confusion_matrix(
-            matrix.matrix, spec.class_names, str(out / "confusion_matrix.png")
+            matrix.matrix,
+            spec.class_names,
+            files.join(out, "confusion_matrix.png"),
         )
     return results
 

@@ -28,12 +28,11 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
-from pathlib import Path
 
 import keras
 
+from keras_fastfcn.utils import files
 from keras_fastfcn.utils.cli import UserError
 from keras_fastfcn.utils.files import atomic_path
 from keras_fastfcn.utils.files import atomic_write_text
@@ -77,16 +76,24 @@ class RunFolder:
     """
 
     def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
-        self.checkpoints = self.root / CHECKPOINTS
+        self.root = str(root)
+        self.checkpoints = files.join(self.root, CHECKPOINTS)
+
+    def path(self, *parts: str) -> str:
+        """A path inside the run folder (any filesystem: a string)."""
+        return files.join(self.root, *parts)
+
+    def checkpoint(self, name: str) -> str:
+        """A path inside `checkpoints/`."""
+        return files.join(self.checkpoints, name)
 
     # === Starting a run ===
 
     def existing_entries(self) -> list[str]:
         """Names in the folder that a run writes (empty for a new run)."""
-        if not self.root.is_dir():
+        if not files.isdir(self.root):
             return []
-        return sorted(e for e in RUN_ENTRIES if (self.root / e).exists())
+        return sorted(e for e in RUN_ENTRIES if files.exists(self.path(e)))
 
     def check_can_start(self, resume: bool, overwrite: bool) -> None:
         """Refuse to reuse a folder that holds a run, unless `resume` or
@@ -95,7 +102,7 @@ class RunFolder:
         Raises:
             UserError: naming the folder and the ways out.
         """
-        if self.root.exists() and not self.root.is_dir():
+        if files.exists(self.root) and not files.isdir(self.root):
             raise UserError(
                 f"--output-dir {self.root} is a file; pass a folder."
             )
@@ -112,25 +119,21 @@ class RunFolder:
     def clear(self) -> None:
         """Delete what an earlier run wrote (for `--overwrite`)."""
         for entry in self.existing_entries():
-            path = self.root / entry
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+            files.remove(self.path(entry))
 
     def remove_leftovers(self) -> list[str]:
         """Delete temporary files of interrupted writes and checkpoints
         that no manifest names; returns their names."""
-        if not self.checkpoints.is_dir():
+        if not files.isdir(self.checkpoints):
             return []
         manifest = self.read_manifest() or {}
         named = {manifest.get("last"), manifest.get("best_file")}
         removed = []
-        for path in self.checkpoints.iterdir():
-            stray = _COMMITTED.match(path.name) and path.name not in named
-            if _TEMPORARY.match(path.name) or stray:
-                path.unlink()
-                removed.append(path.name)
+        for name in files.listdir(self.checkpoints):
+            stray = _COMMITTED.match(name) and name not in named
+            if _TEMPORARY.match(name) or stray:
+                files.remove(self.checkpoint(name))
+                removed.append(name)
         return sorted(removed)
 
     # === The manifest ===
@@ -141,39 +144,37 @@ class RunFolder:
         Raises:
             UserError: the manifest or a file it names is damaged.
         """
-        path = self.checkpoints / MANIFEST
-        if not path.is_file():
+        path = self.checkpoint(MANIFEST)
+        if not files.isfile(path):
             return None
         try:
-            manifest = json.loads(path.read_text())
-            last = self.checkpoints / manifest["last"]
+            manifest = json.loads(files.read_text(path))
+            last = self.checkpoint(manifest["last"])
             epoch = int(manifest["epoch"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise UserError(
                 f"Corrupt training state {path}: {e}. Start over with "
                 "--overwrite or a new --output-dir."
             ) from None
-        if not last.is_file():
+        if not files.isfile(last):
             raise UserError(
-                f"{path} names {last.name}, which is missing: the run folder "
-                "was changed by hand. Start over with --overwrite."
+                f"{path} names {manifest['last']}, which is missing: the run "
+                "folder was changed by hand. Start over with --overwrite."
             )
         manifest["epoch"] = epoch
         return manifest
 
-    def last_checkpoint(self) -> Path | None:
+    def last_checkpoint(self) -> str | None:
         """The committed checkpoint of the last epoch, or `None`."""
         manifest = self.read_manifest()
-        return self.checkpoints / manifest["last"] if manifest else None
+        return self.checkpoint(manifest["last"]) if manifest else None
 
-    def best_checkpoint(self) -> Path | None:
+    def best_checkpoint(self) -> str | None:
         """The best committed checkpoint (else the last one), or `None`."""
         manifest = self.read_manifest()
         if not manifest:
             return None
-        return self.checkpoints / (
-            manifest.get("best_file") or manifest["last"]
-        )
+        return self.checkpoint(manifest.get("best_file") or manifest["last"])
 
     # === Committing an epoch ===
 
@@ -198,18 +199,17 @@ class RunFolder:
             extra: more JSON values for the manifest (e.g. the data
                 position's inputs, to check them on resume).
         """
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        files.makedirs(self.checkpoints)
         previous = self.read_manifest() or {}
         last = f"epoch-{epoch:04d}.keras"
-        with atomic_path(self.checkpoints / last) as tmp:
+        with atomic_path(self.checkpoint(last)) as tmp:
             model.save(tmp)
             _crash_point("checkpoint_written", epoch)
         _crash_point("checkpoint_renamed", epoch)
         best_file = previous.get("best_file")
         if improved:
             best_file = f"best-{epoch:04d}.keras"
-            with atomic_path(self.checkpoints / best_file) as tmp:
-                shutil.copyfile(self.checkpoints / last, tmp)
+            files.copy(self.checkpoint(last), self.checkpoint(best_file))
             _crash_point("best_written", epoch)
         history = [
             row for row in previous.get("history", []) if row["epoch"] < epoch
@@ -227,11 +227,11 @@ class RunFolder:
             "history": history,
         }
         atomic_write_text(
-            self.checkpoints / MANIFEST, json.dumps(manifest, indent=2)
+            self.checkpoint(MANIFEST), json.dumps(manifest, indent=2)
         )
         _crash_point("manifest_renamed", epoch)
         self.remove_leftovers()
-        atomic_write_text(self.root / HISTORY, history_csv(history))
+        atomic_write_text(self.path(HISTORY), history_csv(history))
         return manifest
 
 

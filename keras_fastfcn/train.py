@@ -28,7 +28,6 @@ import tempfile
 import time
 import traceback
 import zipfile
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -68,6 +67,7 @@ from keras_fastfcn.models.registry import build_model
 from keras_fastfcn.run_folder import RunFolder
 from keras_fastfcn.schedules import PolyDecay
 from keras_fastfcn.schedules import build_optimizer
+from keras_fastfcn.utils import files
 from keras_fastfcn.utils.cli import UserError
 from keras_fastfcn.utils.files import atomic_write_text
 
@@ -99,7 +99,7 @@ class TrainingRun:
     strategy: object
     role: WorkerRole
     folder: RunFolder
-    shared_output: Path
+    shared_output: str
     train_spec: DatasetSpec
     val_spec: DatasetSpec
     num_classes: int
@@ -113,8 +113,8 @@ class TrainingRun:
         return self.role.num_workers > 1
 
     @property
-    def backup_dir(self) -> Path:
-        return self.shared_output / "backup"
+    def backup_dir(self) -> str:
+        return files.join(self.shared_output, "backup")
 
 
 def build_and_compile(config: TrainConfig, num_classes: int, steps: int):
@@ -215,8 +215,8 @@ def prepare_run(
     config: TrainConfig,
     strategy,
     role: WorkerRole,
-    output: Path,
-    shared_output: Path,
+    output: str,
+    shared_output: str,
 ) -> TrainingRun:
     """Check everything that can be checked before training and find the
     resume point. Nothing is written until every check has passed; then
@@ -225,7 +225,7 @@ def prepare_run(
     folder = RunFolder(output)
     backed_up = None
     if role.num_workers > 1:  # a restarted job continues from its backup
-        backed_up = read_backup(shared_output / "backup")
+        backed_up = read_backup(files.join(shared_output, "backup"))
     if role.is_chief:
         folder.check_can_start(
             config.resume or backed_up is not None, config.overwrite
@@ -248,7 +248,7 @@ def prepare_run(
     if config.resume and role.num_workers > 1:
         print(
             "--resume: a multi-worker job resumes from "
-            f"{shared_output / 'backup'} by itself; ignored"
+            f"{files.join(shared_output, 'backup')} by itself; ignored"
         )
     elif config.resume and not config.overwrite:
         manifest = folder.read_manifest()
@@ -281,9 +281,9 @@ def prepare_run(
     removed = folder.remove_leftovers()
     if removed:
         print(f"removed unfinished files of an interrupted run: {removed}")
-    output.mkdir(parents=True, exist_ok=True)
+    files.makedirs(output)
     atomic_write_text(
-        output / "config.json", json.dumps(config.to_dict(), indent=2)
+        folder.path("config.json"), json.dumps(config.to_dict(), indent=2)
     )
     return run
 
@@ -304,7 +304,7 @@ def _check_same_schedule(manifest, config, steps, folder) -> None:
             )
 
 
-def _damaged(path: Path, error: Exception) -> UserError:
+def _damaged(path: str, error: Exception) -> UserError:
     return UserError(
         f"cannot resume: checkpoint {path} is damaged "
         f"({str(error).splitlines()[0][:160]}). Start over with "
@@ -312,18 +312,19 @@ def _damaged(path: Path, error: Exception) -> UserError:
     )
 
 
-def _check_readable(path: Path) -> None:
+def _check_readable(path: str) -> None:
     """The checkpoint is a complete `.keras` zip (CRCs checked)."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            broken = archive.testzip()
+        with files.open_read(path) as handle:
+            with zipfile.ZipFile(handle) as archive:
+                broken = archive.testzip()
     except (OSError, zipfile.BadZipFile) as error:
         raise _damaged(path, error) from None
     if broken is not None:
         raise _damaged(path, ValueError(f"CRC mismatch in {broken}"))
 
 
-def _load_checkpoint(path: Path) -> keras.Model:
+def _load_checkpoint(path: str) -> keras.Model:
     """The compiled model of a committed checkpoint; one error naming the
     file when it cannot be read."""
     try:
@@ -407,7 +408,7 @@ def make_callbacks(run: TrainingRun, model) -> list:
     """Learning-rate logging, the per-epoch commit, TensorBoard, the
     one-line epoch summary (unless `config.verbose`), the multi-worker
     backup and the prediction images."""
-    config, logs = run.config, run.folder.root / "logs"
+    config, logs = run.config, run.folder.path("logs")
     best = run.manifest.get("best") if run.manifest else None
     callbacks = [
         LearningRateLogger(),
@@ -426,7 +427,7 @@ def make_callbacks(run: TrainingRun, model) -> list:
             EpochBackup(
                 run.backup_dir
                 if run.role.is_chief
-                else run.folder.root / "backup"
+                else run.folder.path("backup")
             )
         )
     if config.num_visualizations:
@@ -475,7 +476,7 @@ def fit(run: TrainingRun, model, train_data, val_data, callbacks) -> dict:
     }
 
 
-def write_preset(run: TrainingRun, model, results: dict | None) -> Path:
+def write_preset(run: TrainingRun, model, results: dict | None) -> str:
     """Save `model` as the preset `output_dir/preset/` with the class
     names, palette and ignore label of the val split, the training sizes
     and config, and the final metrics (`results`; `None`: not known)."""
@@ -498,7 +499,7 @@ def write_preset(run: TrainingRun, model, results: dict | None) -> Path:
         metrics=metrics,
     )
     return save_preset(
-        model, run.folder.root / "preset", metadata, overwrite=True
+        model, run.folder.path("preset"), metadata, overwrite=True
     )
 
 
@@ -521,7 +522,7 @@ def final_report(run: TrainingRun, summary: dict) -> dict:
             flip=config.eval_multi_scale,
             base_size=config.base_size,
             crop_size=config.crop_size,
-            output_dir=folder.root / "evaluation",
+            output_dir=folder.path("evaluation"),
             num_visualizations=config.num_visualizations,
         )
     except Exception as error:  # noqa: BLE001  (the run must survive it)
@@ -535,7 +536,7 @@ def final_report(run: TrainingRun, summary: dict) -> dict:
             if best is not None:
                 summary["preset"] = str(write_preset(run, best, None))
             atomic_write_text(
-                folder.root / "summary.json", json.dumps(summary, indent=2)
+                folder.path("summary.json"), json.dumps(summary, indent=2)
             )
             raise
         traceback.print_exc(limit=-3)
@@ -548,17 +549,17 @@ def final_report(run: TrainingRun, summary: dict) -> dict:
     if best is not None:
         summary["preset"] = str(write_preset(run, best, results))
     atomic_write_text(
-        folder.root / "summary.json", json.dumps(summary, indent=2)
+        folder.path("summary.json"), json.dumps(summary, indent=2)
     )
-    logs = folder.root / "logs"
+    logs = folder.path("logs")
     print(
         f"\ntrained {config.model} ({config.backbone}) on {config.dataset} "
         f"in {summary['train_seconds'] / 60:.1f} min\n"
         f"  best checkpoint:   {best_path}\n"
         f"  TensorBoard logs:  {logs}   (tensorboard --logdir {logs})\n"
         f"  preset:            {summary.get('preset', '(not written)')}\n"
-        f"  overlays, metrics: {folder.root / 'evaluation'}\n"
-        f"  summary:           {folder.root / 'summary.json'}"
+        f"  overlays, metrics: {folder.path('evaluation')}\n"
+        f"  summary:           {folder.path('summary.json')}"
     )
     return summary
 
@@ -584,11 +585,11 @@ def train_model(config: TrainConfig):
     # before any other TF op
     strategy = make_strategy(config.devices, config.strategy, config.tpu)
     role = worker_role(strategy)
-    shared_output = Path(config.output_dir)
+    shared_output = str(config.output_dir)
     if role.is_chief:
         output = shared_output
     else:
-        output = Path(tempfile.mkdtemp(prefix=f"keras_fastfcn-{role.name}-"))
+        output = tempfile.mkdtemp(prefix=f"keras_fastfcn-{role.name}-")
         print(f"{role.name}: writing to the temporary folder {output}")
     try:
         if config.mixed_precision:

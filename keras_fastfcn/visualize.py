@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -254,7 +253,7 @@ def _png_bytes(image: Image.Image) -> bytes:
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> None:
     """Save a uint8 RGB `(height, width, 3)` image as PNG (atomically)."""
-    atomic_write_bytes(Path(path), _png_bytes(Image.fromarray(image)))
+    atomic_write_bytes(path, _png_bytes(Image.fromarray(image)))
 
 
 def save_class_map_png(
@@ -281,4 +280,4 @@ def save_class_map_png(
         )
     image = Image.fromarray(class_map.astype(np.uint8))  # mode "L"
     image.putpalette(palette.reshape(-1).tolist())  # "L" -> "P"
-    atomic_write_bytes(Path(path), _png_bytes(image))
+    atomic_write_bytes(path, _png_bytes(image))

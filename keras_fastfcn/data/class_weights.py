@@ -141,13 +141,13 @@ def cached_class_pixel_counts(
 ) -> dict[str, Any]:
     """`count_class_pixels`, read from ``cache_path`` when it holds the
     counts of the same split (`counts_key`), else counted and written."""
-    from keras_fastfcn.utils.files import atomic_write_text
+    from keras_fastfcn.utils import files
 
-    cache_path = Path(cache_path)
+    cache_path = str(cache_path)
     key = counts_key(spec)
-    if cache_path.is_file():
+    if files.isfile(cache_path):
         try:
-            cached = json.loads(cache_path.read_text())
+            cached = json.loads(files.read_text(cache_path))
         except (OSError, ValueError):
             cached = None
         if isinstance(cached, dict) and cached.get("key") == key:
@@ -155,10 +155,16 @@ def cached_class_pixel_counts(
             return cached["counts"]
         print(f"class pixel counts: {cache_path} is for other data; recounting")
     counts = count_class_pixels(spec, progress=progress)
-    atomic_write_text(
+    files.atomic_write_text(
         cache_path, json.dumps({"key": key, "counts": counts}, indent=1)
     )
     return counts
+
+
+def _join(folder, name: str) -> str:
+    from keras_fastfcn.utils.files import join
+
+    return join(folder, name)
 
 
 def enet_weights(pixels: Sequence[int], c: float = ENET_C) -> np.ndarray:
@@ -258,7 +264,7 @@ def class_weights_for(
             f"class_weights method must be one of {METHODS}; got {method!r}."
         )
     counts = cached_class_pixel_counts(
-        spec, Path(cache_dir) / CACHE_NAME, progress=progress
+        spec, _join(cache_dir, CACHE_NAME), progress=progress
     )
     weights = weights_from_counts(method, counts)
     print(f"class weights ({method}):")

@@ -29,11 +29,13 @@ directory)` uploads a preset directory.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -44,13 +46,16 @@ import numpy as np
 from keras_fastfcn.constants import IMAGENET_MEAN
 from keras_fastfcn.constants import IMAGENET_STD
 from keras_fastfcn.models import registry  # noqa: F401  (registers classes)
+from keras_fastfcn.utils import files
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
 PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
 FORMAT_VERSION = 1
-REMOTE_PREFIXES = ("kaggle://", "hf://", "gs://", "http://", "https://")
+# Hub handles are refused (nothing is downloaded here); other schemes
+# (`gs://`, `ram://`) are read through `tf.io.gfile`.
+REMOTE_PREFIXES = ("kaggle://", "hf://", "http://", "https://")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +183,6 @@ def save_preset(
     Returns:
         `path`.
     """
-    path = Path(path)
     if isinstance(metadata, dict):
         metadata = PresetMetadata.from_dict(metadata)
     num_classes = _model_classes(model)
@@ -187,13 +191,16 @@ def save_preset(
             f"The model predicts {num_classes} classes but the metadata "
             f"names {metadata.num_classes}; pass one name per class."
         )
-    if path.exists() and not overwrite:
+    if files.exists(path) and not overwrite:
         raise FileExistsError(
             f"{path} already exists; choose another directory or pass "
             "overwrite=True."
         )
-    if path.exists() and not path.is_dir():
+    if files.exists(path) and not files.isdir(path):
         raise FileExistsError(f"{path} is a file; a preset is a directory.")
+    if files.is_remote(path):
+        return _save_remote_preset(model, str(path), metadata)
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     old = path.parent / f".{path.name}.{uuid.uuid4().hex}.old"
@@ -212,6 +219,21 @@ def save_preset(
     return path
 
 
+def _save_remote_preset(model, path: str, metadata) -> str:
+    """A preset on a filesystem without atomic folder renames (`gs://`):
+    each file is written atomically, `metadata.json` last."""
+    files.makedirs(path)
+    with files.atomic_path(files.join(path, WEIGHTS_FILE)) as tmp:
+        model.save_weights(tmp)
+    config = keras.saving.serialize_keras_object(model)
+    for name, values in ((CONFIG_FILE, config), (METADATA_FILE, metadata)):
+        values = values.to_dict() if name == METADATA_FILE else values
+        files.atomic_write_text(
+            files.join(path, name), json.dumps(values, indent=1)
+        )
+    return path
+
+
 def _write_json(path: Path, values: Any) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(values, handle, indent=1)
@@ -219,12 +241,29 @@ def _write_json(path: Path, values: Any) -> None:
         os.fsync(handle.fileno())
 
 
+@contextlib.contextmanager
+def _local_copy(path: str):
+    """`path` itself, or for a remote file a local copy (h5py reads local
+    files only)."""
+    if not files.is_remote(path):
+        yield path
+        return
+    folder = tempfile.mkdtemp(prefix="keras_fastfcn-")
+    local = os.path.join(folder, WEIGHTS_FILE)
+    try:
+        with open(local, "wb") as handle:
+            handle.write(files.read_bytes(path))
+        yield local
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def is_preset(path: str | os.PathLike) -> bool:
     """Whether `path` is a directory holding a preset's `config.json`."""
-    return (Path(path) / CONFIG_FILE).is_file()
+    return files.isfile(files.join(path, CONFIG_FILE))
 
 
-def _preset_file(path: str | os.PathLike, name: str) -> Path:
+def _preset_file(path: str | os.PathLike, name: str) -> str:
     text = str(path)
     if text.startswith(REMOTE_PREFIXES):
         raise ValueError(
@@ -232,14 +271,13 @@ def _preset_file(path: str | os.PathLike, name: str) -> Path:
             f"(its {', '.join(PRESET_FILES)}, e.g. with kagglehub or "
             "huggingface_hub) and pass the local directory."
         )
-    path = Path(path)
-    if not path.is_dir():
+    if not files.isdir(path):
         raise FileNotFoundError(
             f"Preset {path} is not a directory; pass one written by "
             "save_preset (e.g. RUN_DIR/preset from fastfcn train)."
         )
-    file = path / name
-    if not file.is_file():
+    file = files.join(path, name)
+    if not files.isfile(file):
         raise FileNotFoundError(
             f"Preset {path} has no {name}; it is incomplete or not a "
             "preset: write it again with save_preset (or fastfcn convert "
@@ -251,7 +289,7 @@ def _preset_file(path: str | os.PathLike, name: str) -> Path:
 def _read_json(path: str | os.PathLike, name: str) -> dict[str, Any]:
     file = _preset_file(path, name)
     try:
-        values = json.loads(file.read_text(encoding="utf-8"))
+        values = json.loads(files.read_text(file))
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(
             f"{file} is not valid JSON ({error}); the preset is corrupt: "
@@ -272,7 +310,7 @@ def load_preset_metadata(path: str | os.PathLike) -> PresetMetadata:
         return PresetMetadata.from_dict(values)
     except (TypeError, ValueError) as error:
         raise ValueError(
-            f"{Path(path) / METADATA_FILE} is not valid preset metadata "
+            f"{files.join(path, METADATA_FILE)} is not valid preset metadata "
             f"({error}); write the preset again with save_preset."
         ) from error
 
@@ -292,13 +330,14 @@ def from_preset(path: str | os.PathLike) -> keras.Model:
             raise TypeError(f"it describes {type(model).__name__}, not a model")
     except Exception as error:  # noqa: BLE001  (any bad config)
         raise ValueError(
-            f"Cannot build a model from {Path(path) / CONFIG_FILE} "
+            f"Cannot build a model from {files.join(path, CONFIG_FILE)} "
             f"({type(error).__name__}: {error}); the preset is corrupt or "
             "from another package: write it again with save_preset."
         ) from error
     weights = _preset_file(path, WEIGHTS_FILE)
     try:
-        model.load_weights(weights)
+        with _local_copy(weights) as local:
+            model.load_weights(local)
     except Exception as error:  # noqa: BLE001  (h5py / shape errors)
         raise ValueError(
             f"Cannot load {weights} into the model of its config.json "
