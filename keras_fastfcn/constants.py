@@ -19,3 +19,12 @@ OFFICIAL_BASE_LR = {
     "coco": 1e-2,
 }
 OFFICIAL_DATASET_NAMES = {"pcontext": "pascal_context", "citys": "cityscapes"}
+
+# Export settings (here, not in `keras_fastfcn.export`, so that
+# `fastfcn export --help` shows them without importing TensorFlow).
+# The lowest ONNX opset the exports support.
+MIN_OPSET = 17
+# Largest height or width the serving signatures accept by default.
+DEFAULT_MAX_IMAGE_SIZE = 4096
+# TFLite `--quantize` modes.
+QUANTIZE_MODES = ("none", "fp16", "int8")

@@ -46,9 +46,7 @@ from keras_fastfcn.utils.files import atomic_write_text
 from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
 from keras_fastfcn.utils.runtime import set_cpu_threads
 
-OFFICIAL_SCRIPT = (
-    Path(__file__).parent / "official_torch.py"
-)
+OFFICIAL_SCRIPT = Path(__file__).parent / "official_torch.py"
 
 
 def _compiled_predict(model, jit_compile: bool):
@@ -518,9 +516,7 @@ def main(argv=None) -> dict:
             for goal in check_goals(args.goals, direct_rows)
             if goal["met"] is not None
         ]
-        print(
-            "\nthe same with direct convolutions (--fast-paths portable):\n"
-        )
+        print("\nthe same with direct convolutions (--fast-paths portable):\n")
         print(format_table(direct_rows))
         for line in speedups(direct_rows):
             print(line)

@@ -28,22 +28,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Sequence
 
-from keras_fastfcn.data import palettes
-from keras_fastfcn.data.palettes import default_palette
-from keras_fastfcn.heads.registry import HEADS
-from keras_fastfcn.models.from_checkpoint import build_model_call
-from keras_fastfcn.models.from_checkpoint import convert_checkpoint
-from keras_fastfcn.models.from_checkpoint import model_for_checkpoint
-from keras_fastfcn.models.presets import PresetMetadata
-from keras_fastfcn.models.presets import save_preset
-from keras_fastfcn.necks.registry import official_necks
+from keras_fastfcn.utils.cli import HelpFormatter
 from keras_fastfcn.utils.cli import OneLineArgumentParser
+from keras_fastfcn.utils.cli import RegistryChoice
 from keras_fastfcn.utils.cli import UserError
 from keras_fastfcn.utils.cli import run_cli
-from keras_fastfcn.weights.checkpoint import integrity_note
-from keras_fastfcn.weights.saving import output_kind
+
+if TYPE_CHECKING:  # these import Keras: only when converting
+    from keras_fastfcn.models.presets import PresetMetadata
 
 PROG = "fastfcn convert"
 OFFICIAL_BACKBONES = ("resnet50", "resnet101", "resnet152")
@@ -51,6 +46,9 @@ OFFICIAL_BACKBONES = ("resnet50", "resnet101", "resnet152")
 
 def official_model_names() -> list[str]:
     """Model names that official checkpoints exist for."""
+    from keras_fastfcn.heads.registry import HEADS
+    from keras_fastfcn.necks.registry import official_necks
+
     return [head + neck.suffix for head in HEADS for neck in official_necks()]
 
 
@@ -59,7 +57,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog=PROG,
         description="Convert an official FastFCN PyTorch checkpoint to "
         "Keras (.weights.h5 or .keras).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument("source", type=Path, help=".pth / .pth.tar / .npz")
@@ -78,8 +76,10 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--model",
-        choices=official_model_names(),
-        help="default: read from the checkpoint",
+        type=RegistryChoice("keras_fastfcn.cli.convert:official_model_names"),
+        help="a model with official checkpoints (keras_fastfcn.cli.convert"
+        ".official_model_names(), e.g. encnet_jpu); default: read from the "
+        "checkpoint",
     )
     parser.add_argument(
         "--backbone",
@@ -107,6 +107,9 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 # class count -> (dataset, class names, palette) of the official datasets
 def _official_classes() -> dict:
+    from keras_fastfcn.data import palettes
+    from keras_fastfcn.data.palettes import default_palette
+
     background = ("background",) + tuple(palettes.PASCAL_CONTEXT_CLASSES)
     return {
         150: ("ade20k", palettes.ADE20K_CLASSES, palettes.ADE20K_PALETTE),
@@ -128,6 +131,10 @@ def official_metadata(model, source: Path) -> PresetMetadata:
     """Preset metadata for a converted official checkpoint: ADE20K class
     names for 150 classes, PASCAL-Context for 59 (60: with background),
     else numbered classes and no dataset."""
+    from keras_fastfcn.data.palettes import default_palette
+    from keras_fastfcn.models.from_checkpoint import build_model_call
+    from keras_fastfcn.models.presets import PresetMetadata
+
     num_classes = model.num_classes
     known = _official_classes().get(num_classes)
     training = {
@@ -155,6 +162,8 @@ def official_metadata(model, source: Path) -> PresetMetadata:
 def check_arguments(args: argparse.Namespace) -> None:
     """Refuse a missing checkpoint, a bad output name or a bad class count
     before anything is read or built."""
+    from keras_fastfcn.weights.saving import output_kind
+
     if not args.source.is_file():
         raise FileNotFoundError(f"Checkpoint {args.source} does not exist.")
     if args.preset:
@@ -185,6 +194,12 @@ def convert(argv: Sequence[str] | None = None) -> int:
     """Run the conversion the command line describes (errors raise)."""
     args = parse_arguments(argv)
     check_arguments(args)
+    from keras_fastfcn.models.from_checkpoint import build_model_call
+    from keras_fastfcn.models.from_checkpoint import convert_checkpoint
+    from keras_fastfcn.models.from_checkpoint import model_for_checkpoint
+    from keras_fastfcn.models.presets import save_preset
+    from keras_fastfcn.weights.checkpoint import integrity_note
+
     options = dict(
         model=args.model,
         backbone=args.backbone,

@@ -22,42 +22,74 @@ DEFAULT_CROP_SIZE = 480
 def parse_args(argv=None) -> argparse.Namespace:
     from keras_fastfcn.cli.model_options import add_model_arguments
     from keras_fastfcn.config import DATA_FORMATS
-    from keras_fastfcn.data.datasets import dataset_argument
+    from keras_fastfcn.utils.cli import DATASET_HELP
+    from keras_fastfcn.utils.cli import HelpFormatter
     from keras_fastfcn.utils.cli import OneLineArgumentParser
+    from keras_fastfcn.utils.cli import dataset_argument
 
     parser = OneLineArgumentParser(
         prog=PROG,
         description="pixAcc / mIoU of a segmentation model on a dataset.",
+        formatter_class=HelpFormatter,
     )
     add_model_arguments(parser)
-    parser.add_argument(
+    data = parser.add_argument_group("data")
+    data.add_argument(
         "--dataset",
         type=dataset_argument,
-        help="required unless --preset names one",
+        help=f"{DATASET_HELP}; required unless --preset names one",
     )
-    parser.add_argument("--data-dir")
-    parser.add_argument(
+    data.add_argument(
+        "--data-dir",
+        help="the dataset's folder (default: the dataset's own, or the "
+        "preset's training --data-dir)",
+    )
+    data.add_argument(
         "--data-format",
         choices=DATA_FORMATS,
         default="files",
-        help="tfrecord: --data-dir holds keras_fastfcn.cli.to_tfrecord output",
+        help="how the data is stored; tfrecord: --data-dir holds "
+        "fastfcn to-tfrecord output",
     )
-    parser.add_argument("--split", default="val")
-    parser.add_argument("--multi-scale", action="store_true")
-    parser.add_argument("--flip", action="store_true")
-    parser.add_argument(
+    data.add_argument(
+        "--split", default="val", help="split to evaluate (train, val, ...)"
+    )
+    data.add_argument(
+        "--max-images",
+        type=int,
+        help="evaluate only the first N images (default: all)",
+    )
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument(
+        "--multi-scale",
+        action="store_true",
+        help="average over the official scales (0.5 ... 1.75)",
+    )
+    evaluation.add_argument(
+        "--flip", action="store_true", help="also average flipped images"
+    )
+    evaluation.add_argument(
         "--base-size",
         type=int,
         help=f"default: the preset's, else {DEFAULT_BASE_SIZE}",
     )
-    parser.add_argument(
+    evaluation.add_argument(
         "--crop-size",
         type=int,
         help=f"default: the preset's, else {DEFAULT_CROP_SIZE}",
     )
-    parser.add_argument("--max-images", type=int)
-    parser.add_argument("--output-dir", default="runs/evaluation")
-    parser.add_argument("--num-visualizations", type=int, default=4)
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--output-dir",
+        default="runs/evaluation",
+        help="folder for metrics.json, the confusion matrix and overlays",
+    )
+    output.add_argument(
+        "--num-visualizations",
+        type=int,
+        default=4,
+        help="overlays to write (0: none)",
+    )
     return parser.parse_args(argv)
 
 

@@ -27,17 +27,10 @@ from typing import Sequence
 from keras_fastfcn.cli.model_options import add_model_arguments
 from keras_fastfcn.cli.model_options import model_from_arguments
 from keras_fastfcn.cli.model_options import preset_metadata_from_arguments
-from keras_fastfcn.export.calibration import calibration_images
-from keras_fastfcn.export.onnx import MIN_OPSET
-from keras_fastfcn.export.onnx import export_onnx
-from keras_fastfcn.export.preprocessing import ResizePolicy
-from keras_fastfcn.export.preprocessing import parse_input_size
-from keras_fastfcn.export.saved_model import export_saved_model
-from keras_fastfcn.export.saved_model import preset_labels
-from keras_fastfcn.export.serving import DEFAULT_MAX_IMAGE_SIZE
-from keras_fastfcn.export.serving import check_max_image_size
-from keras_fastfcn.export.tflite import QUANTIZE_MODES
-from keras_fastfcn.export.tflite import export_tflite
+from keras_fastfcn.constants import DEFAULT_MAX_IMAGE_SIZE
+from keras_fastfcn.constants import MIN_OPSET
+from keras_fastfcn.constants import QUANTIZE_MODES
+from keras_fastfcn.utils.cli import HelpFormatter
 from keras_fastfcn.utils.cli import OneLineArgumentParser
 from keras_fastfcn.utils.cli import UserError
 from keras_fastfcn.utils.cli import check_model_arguments
@@ -51,11 +44,14 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = OneLineArgumentParser(
         prog=PROG,
         description="Export a segmentation model for deployment.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("--format", required=True, choices=FORMATS)
-    parser.add_argument(
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--format", required=True, choices=FORMATS, help="what to write"
+    )
+    output.add_argument(
         "--output",
         type=Path,
         required=True,
@@ -73,13 +69,22 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "with --preset: the training base size), long side ('512') or "
         "fixed 'HxW'",
     )
-    serving.add_argument("--pad-multiple", type=int, default=32)
+    serving.add_argument(
+        "--pad-multiple",
+        type=int,
+        default=32,
+        help="pad images to a multiple of this in the graph",
+    )
     serving.add_argument(
         "--probabilities",
         action="store_true",
         help="add softmax probabilities (batch, h, w, classes) outputs",
     )
-    serving.add_argument("--overwrite", action="store_true")
+    serving.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --version directory",
+    )
     serving.add_argument(
         "--max-image-size",
         type=int,
@@ -91,21 +96,40 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--input-size",
         help="HxW fixed in the graph (required for tflite; onnx: optional)",
     )
-    fixed.add_argument("--quantize", default="none", choices=QUANTIZE_MODES)
+    fixed.add_argument(
+        "--quantize",
+        default="none",
+        choices=QUANTIZE_MODES,
+        help="tflite weight quantization (int8: with --calibration-images)",
+    )
     fixed.add_argument(
         "--calibration-images",
         nargs="+",
         type=Path,
         help="int8: image dirs, files or .txt lists to calibrate on",
     )
-    fixed.add_argument("--calibration-count", type=int, default=100)
-    fixed.add_argument("--opset", type=int, default=MIN_OPSET)
+    fixed.add_argument(
+        "--calibration-count",
+        type=int,
+        default=100,
+        help="int8: calibration images to use",
+    )
+    fixed.add_argument(
+        "--opset",
+        type=int,
+        default=MIN_OPSET,
+        help=f"onnx opset (at least {MIN_OPSET})",
+    )
     return parser.parse_args(argv)
 
 
 def check_options(args: argparse.Namespace) -> None:
     """Refuse option combinations that do not fit `--format`, malformed
     sizes and missing model files (before the model is loaded)."""
+    from keras_fastfcn.export.preprocessing import ResizePolicy
+    from keras_fastfcn.export.preprocessing import parse_input_size
+    from keras_fastfcn.export.serving import check_max_image_size
+
     check_model_arguments(args)
     if args.format == "saved_model":
         if args.input_size is not None:
@@ -152,6 +176,14 @@ def check_options(args: argparse.Namespace) -> None:
 
 def export(args: argparse.Namespace) -> Path:
     """Run the export that `args` describe; returns what was written."""
+    from keras_fastfcn.export.calibration import calibration_images
+    from keras_fastfcn.export.onnx import export_onnx
+    from keras_fastfcn.export.preprocessing import ResizePolicy
+    from keras_fastfcn.export.preprocessing import parse_input_size
+    from keras_fastfcn.export.saved_model import export_saved_model
+    from keras_fastfcn.export.saved_model import preset_labels
+    from keras_fastfcn.export.tflite import export_tflite
+
     check_options(args)
     input_size = parse_input_size(args.input_size) if args.input_size else None
     model = model_from_arguments(args)

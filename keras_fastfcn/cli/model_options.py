@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
+from keras_fastfcn.utils.cli import RegistryChoice
 
-from keras_fastfcn.models.presets import PresetMetadata
-from keras_fastfcn.models.presets import from_preset
-from keras_fastfcn.models.presets import load_preset_metadata
-from keras_fastfcn.models.registry import build_model
-from keras_fastfcn.models.registry import list_backbones
-from keras_fastfcn.models.registry import list_models
+if TYPE_CHECKING:  # the model modules import Keras: only when building
+    import keras
+
+    from keras_fastfcn.models.presets import PresetMetadata
+
+REGISTRY = "keras_fastfcn.models.registry"
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,9 +28,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="a preset directory (e.g. RUN_DIR/preset from fastfcn train): "
         "the model with its class names, palette and training sizes",
     )
-    group.add_argument("--model-file", type=Path, help="a saved .keras model")
     group.add_argument(
-        "--weights", type=Path, help="a .weights.h5 file for --model"
+        "--model-file", type=Path, help="a saved .keras model file"
+    )
+    group.add_argument(
+        "--weights",
+        type=Path,
+        help="a .weights.h5 file for --model / --backbone / --num-classes",
     )
     group.add_argument(
         "--random-weights",
@@ -39,16 +44,22 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--model",
         default="encnet_jpu",
-        choices=list_models(),
-        help="model name for --weights (default: encnet_jpu)",
+        type=RegistryChoice(f"{REGISTRY}:list_models"),
+        help="model name for --weights / --random-weights: one of "
+        "keras_fastfcn.list_models()",
     )
     group.add_argument(
         "--backbone",
         default="resnet50",
-        choices=list_backbones(),
-        help="backbone for --weights (default: resnet50)",
+        type=RegistryChoice(f"{REGISTRY}:list_backbones"),
+        help="backbone for --weights / --random-weights: one of "
+        "keras_fastfcn.list_backbones()",
     )
-    group.add_argument("--num-classes", type=int, help="for --weights")
+    group.add_argument(
+        "--num-classes",
+        type=int,
+        help="classes of --weights / --random-weights (positive integer)",
+    )
     group.add_argument(
         "--aux",
         action="store_true",
@@ -59,9 +70,17 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the weights include the EncNet SE head (it is not exported)",
     )
-    group.add_argument("--output-stride", type=int, help="dilated models")
     group.add_argument(
-        "--neck-width", type=int, default=512, help="default: 512"
+        "--output-stride",
+        type=int,
+        choices=(8, 16),
+        help="dilated models: 8 or 16 (default: the model's)",
+    )
+    group.add_argument(
+        "--neck-width",
+        type=int,
+        default=512,
+        help="channels of the JPU / neck (positive integer)",
     )
     group.add_argument(
         "--base-width", type=int, help="ResNet stem width (default: 64)"
@@ -75,6 +94,9 @@ def model_from_arguments(args: argparse.Namespace) -> keras.Model:
         ValueError: the options are missing or contradict each other.
         FileNotFoundError: a named file does not exist.
     """
+    from keras_fastfcn.models.presets import from_preset
+    from keras_fastfcn.models.registry import build_model
+
     chosen = [
         name
         for name, value in (
@@ -132,6 +154,8 @@ def model_from_arguments(args: argparse.Namespace) -> keras.Model:
 
 def load_keras_model(path: str | Path) -> keras.Model:
     """Load a `.keras` model saved from this package (not compiled)."""
+    import keras
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Model file {path} does not exist.")
@@ -147,5 +171,7 @@ def preset_metadata_from_arguments(
     args: argparse.Namespace,
 ) -> PresetMetadata | None:
     """The metadata of `--preset`, or `None` without one."""
+    from keras_fastfcn.models.presets import load_preset_metadata
+
     preset = getattr(args, "preset", None)
     return load_preset_metadata(preset) if preset else None

@@ -23,37 +23,24 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Sequence
 
-import keras
 import numpy as np
-import tensorflow as tf
-from tqdm import tqdm
 
 from keras_fastfcn.cli.model_options import add_model_arguments
 from keras_fastfcn.cli.model_options import model_from_arguments
 from keras_fastfcn.cli.model_options import preset_metadata_from_arguments
-from keras_fastfcn.data import palettes
-from keras_fastfcn.export.image_files import list_image_files
-from keras_fastfcn.export.image_files import read_image
-from keras_fastfcn.export.inference_model import inference_model
-from keras_fastfcn.export.preprocessing import ResizePolicy
-from keras_fastfcn.export.saved_model import read_export_config
-from keras_fastfcn.export.serving import SERVE_LOGITS
-from keras_fastfcn.export.serving import SERVING_DEFAULT
-from keras_fastfcn.export.serving import segment_batch
+from keras_fastfcn.utils.cli import HelpFormatter
 from keras_fastfcn.utils.cli import OneLineArgumentParser
 from keras_fastfcn.utils.cli import UserError
 from keras_fastfcn.utils.cli import check_model_arguments
 from keras_fastfcn.utils.cli import one_line
 from keras_fastfcn.utils.cli import run_cli
 from keras_fastfcn.utils.files import atomic_write_bytes
-from keras_fastfcn.visualize import comparison_figure
-from keras_fastfcn.visualize import default_palette
-from keras_fastfcn.visualize import legend_image
-from keras_fastfcn.visualize import overlay
-from keras_fastfcn.visualize import save_class_map_png
-from keras_fastfcn.visualize import save_png
+
+if TYPE_CHECKING:  # these import TensorFlow: only when predicting
+    from keras_fastfcn.export.preprocessing import ResizePolicy
 
 PROG = "fastfcn predict"
 
@@ -75,6 +62,11 @@ class ImageSegmenter:
     """
 
     def __init__(self, model, policy: ResizePolicy | None = None):
+        from keras_fastfcn.export.inference_model import inference_model
+        from keras_fastfcn.export.preprocessing import ResizePolicy
+        from keras_fastfcn.export.serving import SERVE_LOGITS
+        from keras_fastfcn.export.serving import SERVING_DEFAULT
+
         if _is_saved_model(model):
             if policy is not None:
                 raise ValueError(
@@ -94,6 +86,10 @@ class ImageSegmenter:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """uint8 RGB `(height, width, 3)` -> int32 class map
         `(height, width)`."""
+        import tensorflow as tf
+
+        from keras_fastfcn.export.serving import segment_batch
+
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
             raise ValueError(
@@ -109,11 +105,16 @@ class ImageSegmenter:
         return outputs["class_map"][0].numpy()
 
     def _predict_logits(self, images, training=False):
+        import keras
+        import tensorflow as tf
+
         logits = self._logits_model.predict_on_batch(np.asarray(images))
         return tf.constant(keras.ops.convert_to_numpy(logits))
 
 
 def _is_saved_model(model) -> bool:
+    import keras
+
     return not isinstance(model, keras.Model) and hasattr(model, "signatures")
 
 
@@ -134,17 +135,15 @@ def segment_image(
     return ImageSegmenter(model, policy)(image)
 
 
-# Dataset name -> (class names, palette), as `keras_fastfcn.data` has them.
+# Dataset name -> `keras_fastfcn.data.palettes` prefix of its
+# `*_CLASSES` / `*_PALETTE` (read when used: `palettes` imports TensorFlow)
 _DATASET_COLOURS = {
-    "ade20k": (palettes.ADE20K_CLASSES, palettes.ADE20K_PALETTE),
-    "camvid": (palettes.CAMVID_CLASSES, palettes.CAMVID_PALETTE),
-    "cityscapes": (palettes.CITYSCAPES_CLASSES, palettes.CITYSCAPES_PALETTE),
-    "pascal_context": (
-        palettes.PASCAL_CONTEXT_CLASSES,
-        palettes.PASCAL_CONTEXT_PALETTE,
-    ),
-    "pascal_voc": (palettes.PASCAL_VOC_CLASSES, palettes.PASCAL_VOC_PALETTE),
-    "sample": (palettes.CAMVID_CLASSES, palettes.CAMVID_PALETTE),
+    "ade20k": "ADE20K",
+    "camvid": "CAMVID",
+    "cityscapes": "CITYSCAPES",
+    "pascal_context": "PASCAL_CONTEXT",
+    "pascal_voc": "PASCAL_VOC",
+    "sample": "CAMVID",
 }
 
 
@@ -157,7 +156,11 @@ def dataset_classes(name: str) -> tuple[list[str], np.ndarray]:
             f"{', '.join(sorted(_DATASET_COLOURS))}, or leave --dataset out "
             "for numbered classes and the default palette."
         )
-    names, palette = _DATASET_COLOURS[name]
+    from keras_fastfcn.data import palettes
+
+    prefix = _DATASET_COLOURS[name]
+    names = getattr(palettes, f"{prefix}_CLASSES")
+    palette = getattr(palettes, f"{prefix}_PALETTE")
     return list(names), np.asarray(palette, np.uint8)
 
 
@@ -211,6 +214,15 @@ def predict_files(
     Returns:
         `[(path, reason)]` of the skipped inputs, in input order.
     """
+    from tqdm import tqdm
+
+    from keras_fastfcn.export.image_files import read_image
+    from keras_fastfcn.visualize import comparison_figure
+    from keras_fastfcn.visualize import legend_image
+    from keras_fastfcn.visualize import overlay
+    from keras_fastfcn.visualize import save_class_map_png
+    from keras_fastfcn.visualize import save_png
+
     names = output_names(files)
     out_dir.mkdir(parents=True, exist_ok=True)
     skipped = []
@@ -249,33 +261,47 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = OneLineArgumentParser(
         prog=PROG,
         description=__doc__.split("\n\n")[0],
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument(
+    inputs = parser.add_argument_group("input")
+    inputs.add_argument(
         "inputs",
         nargs="+",
         type=Path,
         help="image files, directories of images, or .txt image lists",
     )
-    parser.add_argument("--out", type=Path, required=True, help="output dir")
-    parser.add_argument(
-        "--saved-model",
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--out",
         type=Path,
-        help="a SavedModel version directory (MODEL_DIR/1) from export",
+        required=True,
+        help="output directory (required; created if missing)",
     )
-    add_model_arguments(parser)
-    parser.add_argument(
+    output.add_argument(
         "--dataset",
         choices=sorted(_DATASET_COLOURS),
         help="take class names and palette from this dataset (default: "
         "the preset's or the SavedModel's, else numbered classes)",
     )
-    parser.add_argument(
+    output.add_argument(
+        "--alpha",
+        type=float,
+        default=0.5,
+        help="overlay opacity, in [0, 1]",
+    )
+    saved = parser.add_argument_group("exported model")
+    saved.add_argument(
+        "--saved-model",
+        type=Path,
+        help="a SavedModel version directory (MODEL_DIR/1) from fastfcn "
+        "export, instead of a Keras model",
+    )
+    add_model_arguments(parser)
+    sizes = parser.add_argument_group("resize")
+    sizes.add_argument(
         "--size",
         help="resize: 'none' (default; with --preset: the training base "
         "size), long side ('512') or fixed ('360x480'); Keras models only",
-    )
-    parser.add_argument(
-        "--alpha", type=float, default=0.5, help="overlay opacity"
     )
     return parser.parse_args(argv)
 
@@ -303,7 +329,11 @@ def load_segmenter(args: argparse.Namespace) -> ImageSegmenter:
             raise ValueError(
                 "--size is fixed in a SavedModel at export; leave it out."
             )
+        import tensorflow as tf
+
         return ImageSegmenter(tf.saved_model.load(str(args.saved_model)))
+    from keras_fastfcn.export.preprocessing import ResizePolicy
+
     model = model_from_arguments(args)
     size = args.size
     metadata = preset_metadata_from_arguments(args)
@@ -318,6 +348,9 @@ def class_labels(
     """Class names and uint8 palette `(num_classes, 3)`: from `--dataset`,
     else the preset's metadata, else the SavedModel's export config, else
     numbered classes with the default palette."""
+    from keras_fastfcn.export.saved_model import read_export_config
+    from keras_fastfcn.visualize import default_palette
+
     if args.dataset:
         names, palette = dataset_classes(args.dataset)
         source = f"Dataset {args.dataset!r}"
@@ -348,6 +381,8 @@ def class_labels(
 def check_arguments(args: argparse.Namespace) -> None:
     """Refuse bad options before any model is loaded or built (one-line
     `UserError` / `FileExistsError` / `FileNotFoundError`)."""
+    from keras_fastfcn.export.preprocessing import ResizePolicy
+
     if args.out.exists() and not args.out.is_dir():
         raise FileExistsError(
             f"--out {args.out} is an existing file; pass a directory for "
@@ -387,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_tensorflow_runtime()
     args = parse_arguments(argv)
     check_arguments(args)
+    from keras_fastfcn.export.image_files import list_image_files
+
     files = list_image_files(args.inputs)
     output_names(files)  # clashing names: fail before the model is built
     segmenter = load_segmenter(args)

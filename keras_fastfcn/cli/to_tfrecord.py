@@ -17,19 +17,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_fastfcn.cli.data_options import add_folder_arguments  # noqa: E402
 from keras_fastfcn.cli.data_options import folder_options  # noqa: E402
-from keras_fastfcn.data.datasets import dataset_argument  # noqa: E402
-from keras_fastfcn.data.datasets import load_dataset  # noqa: E402
-from keras_fastfcn.data.tfrecord import write_tfrecords  # noqa: E402
+from keras_fastfcn.utils.cli import DATASET_HELP  # noqa: E402
+from keras_fastfcn.utils.cli import HelpFormatter  # noqa: E402
+from keras_fastfcn.utils.cli import dataset_argument  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: converts each ``--splits`` split; prints the shard counts."""
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--dataset", required=True, type=dataset_argument)
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument(
+        "--dataset", required=True, type=dataset_argument, help=DATASET_HELP
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="the dataset's folder (default: the dataset's own)",
+    )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
         "--splits", nargs="+", default=["train", "val"], help="splits to write"
@@ -48,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_folder_arguments(parser)
     args = parser.parse_args(argv)
+    from keras_fastfcn.data.datasets import load_dataset
+    from keras_fastfcn.data.tfrecord import write_tfrecords
+
     options = folder_options(args)
     for split in args.splits:
         spec = load_dataset(args.dataset, args.data_dir, split, **options)

@@ -23,9 +23,7 @@ _JPEG_END = b"\xff\xd9"
 END_MARKER_WINDOW = 1024
 """Bytes at the end of a PNG/JPEG searched for its end marker."""
 
-_FIX_HINT = (
-    " (fastfcn validate-data lists every bad file of a dataset)"
-)
+_FIX_HINT = " (fastfcn validate-data lists every bad file of a dataset)"
 
 
 def _message(*parts) -> tf.Tensor:

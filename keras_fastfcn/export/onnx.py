@@ -7,12 +7,12 @@ from pathlib import Path
 
 import keras
 
+from keras_fastfcn.constants import MIN_OPSET  # noqa: F401
 from keras_fastfcn.export.inference_model import inference_model
 from keras_fastfcn.export.inference_model import require_tensorflow_backend
 from keras_fastfcn.export.serving import logits_function
 from keras_fastfcn.utils.files import atomic_write_bytes
 
-MIN_OPSET = 17
 # Names for the leading dynamic dimensions of inputs and outputs.
 _DIM_NAMES = ("batch", "height", "width")
 

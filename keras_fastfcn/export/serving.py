@@ -25,6 +25,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from keras_fastfcn.constants import DEFAULT_MAX_IMAGE_SIZE
 from keras_fastfcn.export.image_bytes import segment_image_bytes
 from keras_fastfcn.export.inference_model import inference_model
 from keras_fastfcn.export.postprocessing import restore_logits
@@ -39,8 +40,6 @@ SERVING_DEFAULT = "serving_default"
 SERVE_IMAGE_BYTES = "serve_image_bytes"
 SERVE_LOGITS = "serve_logits"
 
-# Largest height or width the serving signatures accept by default.
-DEFAULT_MAX_IMAGE_SIZE = 4096
 MAX_IMAGE_SIZE_OPTION = "--max-image-size"
 
 IMAGES_SPEC = tf.TensorSpec((None, None, None, 3), tf.uint8, name="images")

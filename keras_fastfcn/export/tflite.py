@@ -13,14 +13,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_fastfcn.constants import QUANTIZE_MODES
 from keras_fastfcn.export.inference_model import inference_model
 from keras_fastfcn.export.inference_model import require_tensorflow_backend
 from keras_fastfcn.export.saved_model import write_signatures
 from keras_fastfcn.export.serving import SERVING_DEFAULT
 from keras_fastfcn.export.serving import logits_function
 from keras_fastfcn.utils.files import atomic_write_bytes
-
-QUANTIZE_MODES = ("none", "fp16", "int8")
 
 
 def export_tflite(

@@ -32,9 +32,7 @@ RESNET_BACKBONES = {
 def list_models() -> list[str]:
     """All model names: `{fcn, psp, deeplabv3, encnet}` x
     `{"" (dilated), _jpu, _jpux, _bilinear, _fpn}`."""
-    return [
-        head + neck.suffix for head in HEADS for neck in NECKS.values()
-    ]
+    return [head + neck.suffix for head in HEADS for neck in NECKS.values()]
 
 
 def list_backbones() -> list[str]:

@@ -14,6 +14,7 @@ their traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from typing import Callable
@@ -36,6 +37,66 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UserError(f"{message} (see --help)")
+
+
+class HelpFormatter(
+    argparse.ArgumentDefaultsHelpFormatter,
+    argparse.RawDescriptionHelpFormatter,
+):
+    """`--help` with every option's default (`(default: X)`, left out when
+    the help text already names its default or there is none) and the
+    description / epilog kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+            or isinstance(action, argparse._HelpAction)
+        ):
+            return text
+        return super()._get_help_string(action)
+
+
+class RegistryChoice:
+    """argparse `type` for a name from a registry that is slow to import
+    (it imports Keras): the registry is read only when the option is
+    given, so `--help` stays fast. A wrong name fails like `choices`:
+    `argument --model: invalid choice: 'x' (choose from a, b)`.
+
+    Args:
+        names: `"module:function"` returning the valid names.
+    """
+
+    def __init__(self, names: str):
+        self.names = names
+        self.__name__ = names.rsplit(":", 1)[-1]
+
+    def valid_names(self) -> list[str]:
+        module, function = self.names.split(":")
+        return list(getattr(importlib.import_module(module), function)())
+
+    def __call__(self, text: str) -> str:
+        valid = self.valid_names()
+        if text in valid:
+            return text
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(valid)})"
+        )
+
+
+def dataset_argument(text: str) -> str:
+    """argparse `type` of `--dataset`: `keras_fastfcn.data.datasets
+    .dataset_argument`, imported (with TensorFlow) only when given."""
+    from keras_fastfcn.data.datasets import dataset_argument as check
+
+    return check(text)
+
+
+DATASET_HELP = (
+    "a name of keras_fastfcn.data.list_datasets() (e.g. camvid, "
+    "sample, folder) or tfds:BUILDER"
+)
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
