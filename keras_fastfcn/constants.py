@@ -28,3 +28,6 @@ MIN_OPSET = 17
 DEFAULT_MAX_IMAGE_SIZE = 4096
 # TFLite `--quantize` modes.
 QUANTIZE_MODES = ("none", "fp16", "int8")
+
+# `keras_fastfcn.fast.fast_paths` modes, from no rewrite to all of them.
+FAST_PATHS_MODES = ("auto", "off", "portable", "winograd", "cropped")

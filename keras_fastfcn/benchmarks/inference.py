@@ -40,8 +40,8 @@ from keras_fastfcn.benchmarks.goals import dilated_model
 from keras_fastfcn.benchmarks.goals import flop_ratio
 from keras_fastfcn.benchmarks.goals import speedup
 from keras_fastfcn.cli.convert import official_model_names
-from keras_fastfcn.fast import MODES
-from keras_fastfcn.fast import fast_paths
+from keras_fastfcn.constants import FAST_PATHS_MODES
+from keras_fastfcn.utils.cli import HelpFormatter
 from keras_fastfcn.utils.files import atomic_write_text
 from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
 from keras_fastfcn.utils.runtime import set_cpu_threads
@@ -145,6 +145,8 @@ def measure_models(
 ) -> list[dict]:
     """`benchmark_model` rows of `(name, backbone)` pairs, each traced
     under `fast_paths(mode)`."""
+    from keras_fastfcn.fast import fast_paths
+
     rows = []
     for name, backbone in models:
         print(f"benchmarking {name} ({backbone}, {mode}) ...", flush=True)
@@ -357,6 +359,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="fastfcn benchmark",
         description="Parameters, GFLOPs and latency of keras_fastfcn models.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--suite",
@@ -369,19 +372,29 @@ def parse_args(argv=None):
         default="encnet,encnet_jpu",
         help="Comma-separated names, each optionally NAME:BACKBONE.",
     )
-    parser.add_argument("--backbone", default="resnet50")
-    parser.add_argument("--num-classes", type=int, default=150)
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--backbone", default="resnet50", help="backbone of NAME entries"
+    )
+    parser.add_argument(
+        "--num-classes", type=int, default=150, help="classes of the models"
+    )
+    parser.add_argument(
+        "--size", type=int, default=512, help="square input size, pixels"
+    )
+    parser.add_argument("--batch", type=int, default=1, help="images per call")
+    parser.add_argument("--runs", type=int, default=10, help="timed calls")
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="untimed calls before them"
+    )
     parser.add_argument(
         "--threads", type=int, default=0, help="CPU threads (0: all)."
     )
-    parser.add_argument("--jit-compile", action="store_true")
+    parser.add_argument(
+        "--jit-compile", action="store_true", help="compile with XLA"
+    )
     parser.add_argument(
         "--fast-paths",
-        choices=MODES,
+        choices=FAST_PATHS_MODES,
         default="auto",
         help="Which CPU rewrites run (keras_fastfcn.fast): auto (default; "
         "in TensorFlow CPU inference cropped taps for strongly dilated "
@@ -393,7 +406,9 @@ def parse_args(argv=None):
         "--dtype-policy",
         help="Keras dtype policy for the timed models, e.g. mixed_bfloat16.",
     )
-    parser.add_argument("--no-flops", action="store_true")
+    parser.add_argument(
+        "--no-flops", action="store_true", help="skip counting GFLOPs"
+    )
     parser.add_argument(
         "--also-direct",
         metavar="MODELS",
@@ -408,10 +423,18 @@ def parse_args(argv=None):
         help="Also measure training images/s and peak memory (TensorFlow, "
         "one process per model) of MODELS (default: all of --models).",
     )
-    parser.add_argument("--train-crop", type=int, default=480)
-    parser.add_argument("--train-batch", type=int, default=2)
-    parser.add_argument("--train-steps", type=int, default=3)
-    parser.add_argument("--train-warmup", type=int, default=2)
+    parser.add_argument(
+        "--train-crop", type=int, default=480, help="training crop, pixels"
+    )
+    parser.add_argument(
+        "--train-batch", type=int, default=2, help="training batch size"
+    )
+    parser.add_argument(
+        "--train-steps", type=int, default=3, help="timed training steps"
+    )
+    parser.add_argument(
+        "--train-warmup", type=int, default=2, help="untimed steps first"
+    )
     parser.add_argument(
         "--reference-torch",
         metavar="DIR",

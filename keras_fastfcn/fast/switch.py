@@ -29,12 +29,13 @@ from typing import Sequence
 
 import keras
 
+from keras_fastfcn.constants import FAST_PATHS_MODES
 from keras_fastfcn.fast.cropped_taps import cropped_taps_apply
 from keras_fastfcn.fast.cropped_taps import cropped_taps_pay_off
 from keras_fastfcn.fast.winograd import winograd_applies
 from keras_fastfcn.fast.winograd import winograd_pays_off
 
-MODES = ("auto", "off", "portable", "winograd", "cropped")
+MODES = FAST_PATHS_MODES
 
 _MODE = contextvars.ContextVar("fast_paths", default="auto")
 
