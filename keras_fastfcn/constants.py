@@ -31,3 +31,6 @@ QUANTIZE_MODES = ("none", "fp16", "int8")
 
 # `keras_fastfcn.fast.fast_paths` modes, from no rewrite to all of them.
 FAST_PATHS_MODES = ("auto", "off", "portable", "winograd", "cropped")
+
+# The formats `fastfcn export-parity` measures.
+PARITY_FORMATS = ("saved_model", "onnx", "tflite", "tflite_fp16", "tflite_int8")

@@ -12,10 +12,7 @@ agreement with Keras, median latency (batch 1, after warm-up) and size.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,20 +21,17 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from keras_fastfcn.cli.model_options import add_model_arguments
-from keras_fastfcn.cli.model_options import model_from_arguments
+from keras_fastfcn.constants import PARITY_FORMATS
 from keras_fastfcn.data import normalize
-from keras_fastfcn.evaluate import compiled_logits
 from keras_fastfcn.export.calibration import calibration_images
 from keras_fastfcn.export.onnx import export_onnx
-from keras_fastfcn.export.preprocessing import parse_input_size
 from keras_fastfcn.export.runtimes import OnnxRunner
 from keras_fastfcn.export.runtimes import SavedModelRunner
 from keras_fastfcn.export.runtimes import TFLiteRunner
 from keras_fastfcn.export.saved_model import export_saved_model
 from keras_fastfcn.export.tflite import export_tflite
 
-FORMATS = ("saved_model", "onnx", "tflite", "tflite_fp16", "tflite_int8")
+FORMATS = PARITY_FORMATS
 
 
 @dataclasses.dataclass
@@ -188,80 +182,3 @@ def parity_images(
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 256, (count, *input_size, 3), dtype=np.uint8)
     return normalize(pixels).numpy()
-
-
-def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="fastfcn export-parity",
-        description=__doc__.split("\n\n")[0],
-    )
-    add_model_arguments(parser)
-    parser.add_argument("--input-size", default="512x512")
-    parser.add_argument(
-        "--formats",
-        default=",".join(FORMATS),
-        help=f"comma-separated subset of {','.join(FORMATS)}",
-    )
-    parser.add_argument(
-        "--images",
-        nargs="+",
-        type=Path,
-        help="image dirs, files or .txt lists (default: random noise)",
-    )
-    parser.add_argument("--count", type=int, default=8)
-    parser.add_argument(
-        "--calibration-images",
-        nargs="+",
-        type=Path,
-        help="int8 calibration set (default: --images, or the noise)",
-    )
-    parser.add_argument("--calibration-count", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument(
-        "--work-dir", type=Path, help="keep the exports here (default: temp)"
-    )
-    parser.add_argument("--markdown", type=Path, help="also write the table")
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_arguments(argv)
-    input_size = parse_input_size(args.input_size)
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    model = model_from_arguments(args)
-    images = parity_images(args.images, input_size, args.count)
-    calibration = args.calibration_images or args.images
-
-    def representative():
-        if calibration:
-            return calibration_images(
-                calibration, input_size, args.calibration_count
-            )
-        return iter(images)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        work_dir = args.work_dir or Path(tmp)
-        exports = export_formats(
-            model, work_dir, input_size, formats, representative
-        )
-        runners = {"keras": compiled_logits(model)}
-        runners.update({name: run for name, (run, _) in exports.items()})
-        sizes = {name: _size_mb(path) for name, (_, path) in exports.items()}
-        results = measure_parity(
-            runners, images, runs=args.runs, sizes_mb=sizes
-        )
-    table = format_table(results)
-    header = (
-        f"{model.name}, input {input_size[0]}x{input_size[1]}, "
-        f"{len(images)} images ({'files' if args.images else 'noise'}), "
-        f"batch 1, {args.runs} timed runs"
-    )
-    print(header)
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(f"{header}\n\n{table}\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

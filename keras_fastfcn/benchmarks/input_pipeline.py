@@ -10,14 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import tensorflow as tf
-from tqdm import tqdm
-
 from keras_fastfcn.cli.data_options import add_folder_arguments
+from keras_fastfcn.cli.data_options import dataset_argument
 from keras_fastfcn.cli.data_options import folder_options
-from keras_fastfcn.data.datasets import dataset_argument
-from keras_fastfcn.data.datasets import load_dataset
-from keras_fastfcn.data.pipeline import make_train_dataset
+from keras_fastfcn.utils.cli import HelpFormatter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +36,7 @@ class PipelineSpeed:
 
 
 def measure_throughput(
-    dataset: tf.data.Dataset,
+    dataset,
     num_batches: int = 50,
     warmup_batches: int = 5,
     progress: bool = True,
@@ -63,6 +59,9 @@ def measure_throughput(
         next(iterator)
     images = 0
     start = time.perf_counter()
+    import tensorflow as tf
+    from tqdm import tqdm
+
     for _ in tqdm(range(num_batches), unit="batch", disable=not progress):
         batch = next(iterator)
         images += int(tf.shape(batch[0])[0])
@@ -72,20 +71,28 @@ def measure_throughput(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: prints the training pipeline's images/s."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="sample", type=dataset_argument)
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--crop-size", type=int, default=480)
-    parser.add_argument("--base-size", type=int, default=520)
-    parser.add_argument("--num-batches", type=int, default=50)
-    parser.add_argument("--warmup-batches", type=int, default=5)
-    parser.add_argument("--no-blur", action="store_true")
-    parser.add_argument("--jitter", action="store_true")
-    parser.add_argument("--cache", action="store_true")
+    parser = argparse.ArgumentParser(
+        prog="fastfcn benchmark-input",
+        description=__doc__.splitlines()[0],
+        formatter_class=HelpFormatter,
+    )
+    add = parser.add_argument
+    add("--dataset", default="sample", type=dataset_argument, help="dataset")
+    add("--data-dir", type=Path, default=None, help="dataset folder")
+    add("--split", default="train", help="split to read")
+    add("--batch-size", type=int, default=8, help="images per batch")
+    add("--crop-size", type=int, default=480, help="training crop, pixels")
+    add("--base-size", type=int, default=520, help="short side, pixels")
+    add("--num-batches", type=int, default=50, help="timed batches")
+    add("--warmup-batches", type=int, default=5, help="untimed batches first")
+    add("--no-blur", action="store_true", help="no Gaussian blur")
+    add("--jitter", action="store_true", help="colour jitter")
+    add("--cache", action="store_true", help="cache decoded images")
     add_folder_arguments(parser)
     args = parser.parse_args(argv)
+    from keras_fastfcn.data.datasets import load_dataset
+    from keras_fastfcn.data.pipeline import make_train_dataset
+
     kwargs = folder_options(args)
     spec = load_dataset(args.dataset, args.data_dir, args.split, **kwargs)
     dataset = make_train_dataset(

@@ -21,3 +21,17 @@ def folder_options(args: argparse.Namespace) -> dict:
         for name in ("num_classes", "ignore_label")
         if getattr(args, name, None) is not None
     }
+
+
+def dataset_argument(text: str) -> str:
+    """argparse `type` of `--dataset`: `keras_fastfcn.data.datasets
+    .dataset_argument`, imported (with TensorFlow) only when given."""
+    from keras_fastfcn.data.datasets import dataset_argument as check
+
+    return check(text)
+
+
+DATASET_HELP = (
+    "a name of keras_fastfcn.data.list_datasets() (e.g. camvid, "
+    "sample, folder) or tfds:BUILDER"
+)

@@ -20,12 +20,12 @@ DEFAULT_CROP_SIZE = 480
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from keras_fastfcn.cli.data_options import DATASET_HELP
+    from keras_fastfcn.cli.data_options import dataset_argument
     from keras_fastfcn.cli.model_options import add_model_arguments
     from keras_fastfcn.config import DATA_FORMATS
-    from keras_fastfcn.utils.cli import DATASET_HELP
     from keras_fastfcn.utils.cli import HelpFormatter
     from keras_fastfcn.utils.cli import OneLineArgumentParser
-    from keras_fastfcn.utils.cli import dataset_argument
 
     parser = OneLineArgumentParser(
         prog=PROG,

@@ -39,7 +39,7 @@ COMMANDS = {
         "input pipeline images/s",
     ),
     "export-parity": (
-        "keras_fastfcn.benchmarks.export_parity",
+        "keras_fastfcn.cli.export_parity",
         "exported models vs Keras: agreement, speed",
     ),
 }
@@ -82,7 +82,13 @@ def load_api_unless_help(argv: Sequence[str]) -> None:
     unless the command line only asks for help."""
     if not any(a in ("-h", "--help") for a in argv):
         import keras_fastfcn
+        from keras_fastfcn.utils.runtime import configure_tensorflow_runtime
+        from keras_fastfcn.utils.runtime import import_tensorflow_quietly
 
+        verbose = "--verbose" in argv
+        configure_tensorflow_runtime(verbose=verbose)
+        if not verbose:  # TensorFlow's start-up lines are no user's business
+            import_tensorflow_quietly()
         keras_fastfcn.load_api()
 
 

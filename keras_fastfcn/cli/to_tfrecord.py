@@ -15,11 +15,11 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from keras_fastfcn.cli.data_options import DATASET_HELP  # noqa: E402
 from keras_fastfcn.cli.data_options import add_folder_arguments  # noqa: E402
+from keras_fastfcn.cli.data_options import dataset_argument  # noqa: E402
 from keras_fastfcn.cli.data_options import folder_options  # noqa: E402
-from keras_fastfcn.utils.cli import DATASET_HELP  # noqa: E402
 from keras_fastfcn.utils.cli import HelpFormatter  # noqa: E402
-from keras_fastfcn.utils.cli import dataset_argument  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,11 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from keras_fastfcn.cli.data_options import DATASET_HELP
 from keras_fastfcn.cli.data_options import add_folder_arguments
+from keras_fastfcn.cli.data_options import dataset_argument
 from keras_fastfcn.cli.data_options import folder_options
-from keras_fastfcn.utils.cli import DATASET_HELP
 from keras_fastfcn.utils.cli import HelpFormatter
-from keras_fastfcn.utils.cli import dataset_argument
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,20 +85,6 @@ class RegistryChoice:
         )
 
 
-def dataset_argument(text: str) -> str:
-    """argparse `type` of `--dataset`: `keras_fastfcn.data.datasets
-    .dataset_argument`, imported (with TensorFlow) only when given."""
-    from keras_fastfcn.data.datasets import dataset_argument as check
-
-    return check(text)
-
-
-DATASET_HELP = (
-    "a name of keras_fastfcn.data.list_datasets() (e.g. camvid, "
-    "sample, folder) or tfds:BUILDER"
-)
-
-
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Exception types that `run_cli` reports in one line: `UserError`,
     `ValueError` (with `CheckpointError`, `WeightMismatchError`),

@@ -105,7 +105,7 @@ def test_export_command_line_errors(tmp_path, options, error, message):
 
 @pytest.mark.slow
 def test_parity_command_line(tmp_path, capsys):
-    from keras_fastfcn.benchmarks.export_parity import main as parity_main
+    from keras_fastfcn.cli.export_parity import main as parity_main
 
     parity_main(
         [
