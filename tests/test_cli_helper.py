@@ -91,3 +91,25 @@ def test_parser_errors_become_user_errors(capsys, monkeypatch):
     assert err == (
         "tool: error: argument --size: invalid int value: 'big' (see --help)\n"
     )
+
+
+def test_debug_flag_does_not_leak_into_the_environment(monkeypatch):
+    """`--debug` reaches nested tools during the call only: later
+    subprocesses of the same process must not inherit it."""
+    import os
+
+    from keras_fastfcn.utils.cli import DEBUG_VARIABLE
+    from keras_fastfcn.utils.cli import run_cli
+
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    seen = []
+    assert (
+        run_cli(
+            lambda argv: seen.append(os.environ.get(DEBUG_VARIABLE)),
+            "t",
+            ["--debug"],
+        )
+        == 0
+    )
+    assert seen == ["1"]
+    assert DEBUG_VARIABLE not in os.environ

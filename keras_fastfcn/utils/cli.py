@@ -143,7 +143,9 @@ def run_cli(
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(argv)
     argv = [a for a in argv if a != DEBUG_FLAG]
-    if debug:  # tools that run another tool's `run_cli` pass it on
+    # tools that run another tool's `run_cli` pass it on, for this call only
+    previous = os.environ.get(DEBUG_VARIABLE)
+    if debug:
         os.environ[DEBUG_VARIABLE] = "1"
     try:
         result = main(argv)
@@ -157,6 +159,11 @@ def run_cli(
             raise
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is None:
+            os.environ.pop(DEBUG_VARIABLE, None)
+        else:
+            os.environ[DEBUG_VARIABLE] = previous
     return result if isinstance(result, int) else 0
 
 
