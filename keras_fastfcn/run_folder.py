@@ -121,12 +121,14 @@ class RunFolder:
         for entry in self.existing_entries():
             files.remove(self.path(entry))
 
-    def remove_leftovers(self) -> list[str]:
+    def remove_leftovers(self, manifest: dict | None = None) -> list[str]:
         """Delete temporary files of interrupted writes and checkpoints
-        that no manifest names; returns their names."""
+        that the manifest (`manifest`, else the committed one) does not
+        name; returns their names."""
         if not files.isdir(self.checkpoints):
             return []
-        manifest = self.read_manifest() or {}
+        if manifest is None:
+            manifest = self.read_manifest() or {}
         named = {manifest.get("last"), manifest.get("best_file")}
         removed = []
         for name in files.listdir(self.checkpoints):
@@ -230,7 +232,7 @@ class RunFolder:
             self.checkpoint(MANIFEST), json.dumps(manifest, indent=2)
         )
         _crash_point("manifest_renamed", epoch)
-        self.remove_leftovers()
+        self.remove_leftovers(manifest)
         atomic_write_text(self.path(HISTORY), history_csv(history))
         return manifest
 

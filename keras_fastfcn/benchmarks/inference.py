@@ -175,7 +175,7 @@ def _json_from_process(command: list[str], what: str):
 
 
 def training_benchmark(name: str, backbone: str, args) -> dict:
-    """`training_benchmark.measure_training` in a fresh interpreter, so
+    """`benchmarks/training.py` `measure_training` in a fresh interpreter, so
     that the peak memory is this model's alone."""
     command = [
         sys.executable,
