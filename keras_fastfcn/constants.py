@@ -30,7 +30,11 @@ DEFAULT_MAX_IMAGE_SIZE = 4096
 QUANTIZE_MODES = ("none", "fp16", "int8")
 
 # `keras_fastfcn.fast.fast_paths` modes, from no rewrite to all of them.
-FAST_PATHS_MODES = ("auto", "off", "portable", "winograd", "cropped")
+FAST_PATHS_MODES = ("auto", "off", "portable", "cpu", "winograd", "cropped")
+
+# What an export's graph carries: the CPU fast paths or only the portable
+# rewrites (`fastfcn export --fast-paths`).
+EXPORT_FAST_PATHS = ("cpu", "portable")
 
 # The formats `fastfcn export-parity` measures.
 PARITY_FORMATS = ("saved_model", "onnx", "tflite", "tflite_fp16", "tflite_int8")

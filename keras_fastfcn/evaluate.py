@@ -99,12 +99,13 @@ def evaluate_model(
     output_dir: str | os.PathLike | None = None,
     num_visualizations: int = 4,
     progress: bool = True,
+    logits_fn=None,
 ) -> dict:
     """Evaluate `model` on every image of `spec` (a `DatasetSpec` split).
 
     Args:
         model: a model mapping normalised images to logits (or a dict with
-            `"logits"`).
+            `"logits"`); `None` when `logits_fn` is given.
         spec: the split to evaluate (`keras_fastfcn.data.load_dataset`).
         multi_scale: use the official scales (0.5 ... 1.75).
         flip: add horizontally flipped predictions.
@@ -115,6 +116,10 @@ def evaluate_model(
             plot and prediction overlays (`None`: nothing written).
         num_visualizations: number of overlays to save.
         progress: show a tqdm progress bar.
+        logits_fn: instead of `model`, a callable mapping normalised
+            float32 images `(1, height, width, 3)` to NumPy logits, e.g. an
+            exported model in its runtime
+            (`keras_fastfcn.export.runtimes.TFLiteRunner`).
 
     Returns:
         dict with `pixel_accuracy`, `mean_iou` (over all classes, as the
@@ -126,7 +131,8 @@ def evaluate_model(
     from keras_fastfcn.data import make_eval_dataset
     from keras_fastfcn.visualize import save_png
 
-    logits_fn = compiled_logits(model)
+    if logits_fn is None:
+        logits_fn = compiled_logits(model)
     scales = MULTI_SCALES if multi_scale else (1.0,)
     matrix = ConfusionMatrix(spec.num_classes, spec.ignore_label)
     dataset = make_eval_dataset(spec, mode="full", batch_size=1)

@@ -118,6 +118,13 @@ CASES = {
         EXPORT + SAVED + ["--random-weights", "--max-image-size", "0"],
         ["--max-image-size must be a positive number of pixels, got 0"],
     ),
+    "export_fast_paths_for_tflite": (
+        EXPORT
+        + ["--format", "tflite", "--output", "{d}/m.tflite"]
+        + ["--random-weights", "--input-size", "64x64"]
+        + ["--fast-paths", "cpu"],
+        ["--fast-paths is for saved_model"],
+    ),
     "export_tflite_without_input_size": (
         EXPORT
         + ["--format", "tflite", "--output", "{d}/m.tflite"]
@@ -197,6 +204,10 @@ CASES = {
     "evaluate_missing_data_dir": (
         EVALUATE + EVAL + ["--data-dir", "{d}/no_data"],
         ["--data-dir {d}/no_data is not a directory"],
+    ),
+    "evaluate_missing_tflite": (
+        EVALUATE + ["--dataset", "sample", "--tflite", "{d}/m.tflite"],
+        ["--tflite {d}/m.tflite does not exist"],
     ),
 }
 

@@ -78,3 +78,48 @@ def test_denormalize_inverts_imagenet_normalisation():
     std = np.array([0.229, 0.224, 0.225])
     normalised = ((image / 255.0 - mean) / std).astype("float32")
     np.testing.assert_array_equal(denormalize(normalised), image)
+
+
+def test_a_tflite_file_evaluates_like_its_keras_model(tmp_path):
+    """`fastfcn evaluate --tflite` runs the evaluation protocol through the
+    LiteRT interpreter: an fp32 export scores what the Keras model does."""
+    pytest.importorskip("ai_edge_litert")
+    import keras_fastfcn
+    from keras_fastfcn.cli.evaluate import main as evaluate
+    from keras_fastfcn.export.tflite import export_tflite
+
+    spec = load_dataset("sample", split="val")
+    keras.utils.set_random_seed(0)
+    model = keras_fastfcn.build_model(
+        "encnet_jpu", "resnet18", spec.num_classes, base_width=8, neck_width=16
+    )
+    path = export_tflite(model, tmp_path / "m.tflite", (256, 256))
+    sizes = dict(base_size=240, crop_size=256, max_images=3, progress=False)
+    expected = evaluate_model(model, spec, **sizes)
+    results = evaluate(
+        [
+            "--tflite",
+            str(path),
+            "--dataset",
+            "sample",
+            "--base-size",
+            "240",
+            "--crop-size",
+            "256",
+            "--max-images",
+            "3",
+            "--output-dir",
+            str(tmp_path / "eval"),
+        ]
+    )
+    assert results["images"] == 3
+    assert results["pixel_accuracy"] == pytest.approx(
+        expected["pixel_accuracy"], abs=1e-4
+    )
+    assert results["mean_iou"] == pytest.approx(expected["mean_iou"], abs=1e-4)
+    with pytest.raises(ValueError, match="takes images"):  # wrong crop size
+        evaluate(
+            ["--tflite", str(path), "--dataset", "sample", "--crop-size", "320"]
+            + ["--base-size", "300", "--max-images", "1"]
+            + ["--output-dir", str(tmp_path / "eval2")]
+        )

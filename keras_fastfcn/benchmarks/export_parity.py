@@ -34,6 +34,16 @@ from keras_fastfcn.export.tflite import export_tflite
 FORMATS = PARITY_FORMATS
 
 
+# Goals of the deployment tables (issue #19): fp32 exports within 1e-4 of
+# the largest Keras logit and 99.99% arg-max agreement; latency ratios.
+FP32_EXPORTS = ("saved_model", "onnx", "tflite")
+MAX_RELATIVE_DIFF = 1e-4
+MIN_AGREEMENT = 0.9999
+SAVED_MODEL_VS_KERAS = 1.1
+INT8_SPEEDUP = 2.0
+ONNX_VS_KERAS_DIRECT = 1.0
+
+
 @dataclasses.dataclass
 class ParityResult:
     """One row of the parity table (differences are against Keras)."""
@@ -45,6 +55,7 @@ class ParityResult:
     latency_ms: float
     latency_std_ms: float
     size_mb: float | None = None
+    relative_max_diff: float = 0.0  # max abs diff / largest |Keras logit|
 
 
 def compare_logits(reference: np.ndarray, logits: np.ndarray) -> tuple:
@@ -59,18 +70,38 @@ def compare_logits(reference: np.ndarray, logits: np.ndarray) -> tuple:
     return float(diff.max()), float(diff.mean()), float(agreement)
 
 
+def time_runners(
+    runners: dict[str, Callable],
+    image: np.ndarray,
+    runs: int = 10,
+    warmup: int = 2,
+) -> dict[str, tuple[float, float]]:
+    """`{name: (median ms, std ms)}` of each `runner(image)`.
+
+    The runners take turns (one call each per round), so that a change in
+    the machine's speed during the measurement (another process, clock
+    changes) affects them alike instead of whichever ran then.
+    """
+    for _ in range(warmup):
+        for runner in runners.values():
+            runner(image)
+    times = {name: [] for name in runners}
+    for _ in range(runs):
+        for name, runner in runners.items():
+            start = time.perf_counter()
+            runner(image)
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {
+        name: (float(np.median(t)), float(np.std(t)))
+        for name, t in times.items()
+    }
+
+
 def time_runner(
     runner: Callable, image: np.ndarray, runs: int = 10, warmup: int = 2
 ) -> tuple[float, float]:
     """Median and standard deviation in ms of `runner(image)`."""
-    for _ in range(warmup):
-        runner(image)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        runner(image)
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times)), float(np.std(times))
+    return time_runners({"runner": runner}, image, runs, warmup)["runner"]
 
 
 def measure_parity(
@@ -87,7 +118,8 @@ def measure_parity(
             `(1, height, width, 3)` images to logits.
         images: float32 `(count, height, width, 3)`, normalised.
         reference: the name of the reference runner. Default `"keras"`.
-        runs: int, timed runs per runner (batch 1, after 2 warm-ups).
+        runs: int, timed runs per runner (batch 1, after 2 warm-ups, the
+            runners taking turns: `time_runners`).
         sizes_mb: optional `{name: file size in MB}`.
 
     Returns:
@@ -97,40 +129,97 @@ def measure_parity(
     def run_all(runner):
         return np.concatenate([runner(image[None]) for image in images])
 
-    expected = run_all(runners[reference])
+    names = [reference] + [n for n in runners if n != reference]
+    outputs = {name: run_all(runners[name]) for name in names}
+    expected = outputs[reference]
+    largest = max(float(np.abs(expected).max()), 1e-12)
+    timings = time_runners({n: runners[n] for n in names}, images[:1], runs)
     results = []
-    for name in [reference] + [n for n in runners if n != reference]:
-        logits = expected if name == reference else run_all(runners[name])
-        latency, spread = time_runner(runners[name], images[:1], runs)
+    for name in names:
+        max_abs, mean_abs, agreement = compare_logits(expected, outputs[name])
         results.append(
             ParityResult(
                 name,
-                *compare_logits(expected, logits),
-                latency,
-                spread,
+                max_abs,
+                mean_abs,
+                agreement,
+                *timings[name],
                 (sizes_mb or {}).get(name),
+                max_abs / largest,
             )
         )
     return results
 
 
 def format_table(results: Sequence[ParityResult]) -> str:
-    """The results as a Markdown table."""
+    """The results as a Markdown table ("vs Keras": the reference's
+    latency over the row's; above 1 is faster)."""
     base = results[0].latency_ms
     lines = [
-        "| format | max abs diff | mean abs diff | arg-max agreement "
-        "| latency ms (median ± std) | vs Keras | size MB |",
-        "|---|---|---|---|---|---|---|",
+        "| format | max abs diff | max diff / max logit | mean abs diff "
+        "| arg-max agreement | latency ms (median ± std) | vs Keras "
+        "| size MB |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         size = "" if r.size_mb is None else f"{r.size_mb:.1f}"
         lines.append(
-            f"| {r.name} | {r.max_abs_diff:.3g} | {r.mean_abs_diff:.3g} "
-            f"| {100 * r.argmax_agreement:.3f}% "
+            f"| {r.name} | {r.max_abs_diff:.3g} | {r.relative_max_diff:.2g} "
+            f"| {r.mean_abs_diff:.3g} | {100 * r.argmax_agreement:.3f}% "
             f"| {r.latency_ms:.1f} ± {r.latency_std_ms:.1f} "
             f"| {base / r.latency_ms:.2f}x | {size} |"
         )
     return "\n".join(lines)
+
+
+def goal_lines(results: Sequence[ParityResult]) -> list[str]:
+    """The deployment goals that `results` can show, one line each with
+    the measured value and `met` / `NOT met`: fp32 parity of each fp32
+    export, SavedModel vs the Keras fast path, int8 vs fp32 TFLite and
+    ONNX vs Keras with direct convolutions."""
+    rows = {r.name: r for r in results}
+    keras_row = results[0]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    lines = []
+    for name in FP32_EXPORTS:
+        if name in rows:
+            r = rows[name]
+            ok = (
+                r.relative_max_diff <= MAX_RELATIVE_DIFF
+                and r.argmax_agreement >= MIN_AGREEMENT
+            )
+            lines.append(
+                f"- {name} parity: max diff {r.relative_max_diff:.2g} x the "
+                f"largest logit (goal <= {MAX_RELATIVE_DIFF:g}), arg-max "
+                f"agreement {100 * r.argmax_agreement:.3f}% (goal >= "
+                f"{100 * MIN_AGREEMENT:.2f}%): {verdict(ok)}"
+            )
+    latency_goals = [
+        ("saved_model", keras_row, "Keras fast paths", SAVED_MODEL_VS_KERAS),
+        (
+            "onnx",
+            rows.get("keras_direct"),
+            "Keras direct",
+            ONNX_VS_KERAS_DIRECT,
+        ),
+    ]
+    for name, base, base_label, goal in latency_goals:
+        if name in rows and base is not None:
+            ratio = rows[name].latency_ms / base.latency_ms
+            lines.append(
+                f"- {name} latency / {base_label}: {ratio:.2f} (goal <= "
+                f"{goal:g}): {verdict(ratio <= goal)}"
+            )
+    if "tflite" in rows and "tflite_int8" in rows:
+        speedup = rows["tflite"].latency_ms / rows["tflite_int8"].latency_ms
+        lines.append(
+            f"- TFLite int8 speed-up over fp32: {speedup:.2f}x (goal >= "
+            f"{INT8_SPEEDUP:g}x): {verdict(speedup >= INT8_SPEEDUP)}"
+        )
+    return lines
 
 
 def export_formats(
@@ -139,17 +228,27 @@ def export_formats(
     input_size: tuple[int, int],
     formats: Sequence[str],
     representative: Callable | None = None,
+    saved_model_fast_paths: str | None = None,
+    threads: int | None = None,
 ) -> dict[str, tuple[Callable, Path]]:
     """Export `model` to each of `formats` in `work_dir`; returns
-    `{format: (runner, path)}`."""
+    `{format: (runner, path)}`.
+
+    `saved_model_fast_paths`: `"cpu"` or `"portable"` for the SavedModel
+    (default: `default_export_fast_paths()`); `threads`: the TFLite and
+    ONNX Runtime thread count (default: every core)."""
     out = {}
     for name in formats:
         if name == "saved_model":
-            path = export_saved_model(model, work_dir / "saved_model")
+            path = export_saved_model(
+                model,
+                work_dir / "saved_model",
+                fast_paths=saved_model_fast_paths,
+            )
             out[name] = (SavedModelRunner(path), path)
         elif name == "onnx":
             path = export_onnx(model, work_dir / "model.onnx")
-            out[name] = (OnnxRunner(path), path)
+            out[name] = (OnnxRunner(path, threads), path)
         elif name.startswith("tflite"):
             quantize = name.partition("_")[2] or "none"
             path = export_tflite(
@@ -159,7 +258,7 @@ def export_formats(
                 quantize,
                 representative,
             )
-            out[name] = (TFLiteRunner(path), path)
+            out[name] = (TFLiteRunner(path, threads), path)
         else:
             raise ValueError(
                 f"Unknown format {name!r}; expected one of {FORMATS}."

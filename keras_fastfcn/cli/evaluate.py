@@ -33,6 +33,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=HelpFormatter,
     )
     add_model_arguments(parser)
+    parser.add_argument(
+        "--tflite",
+        type=Path,
+        help="evaluate this .tflite file in the LiteRT interpreter instead "
+        "of a Keras model (its input size must be the padded image size: "
+        "--crop-size x --crop-size for images that fit one crop); "
+        "--preset may still name the dataset and sizes",
+    )
     data = parser.add_argument_group("data")
     data.add_argument(
         "--dataset",
@@ -99,7 +107,16 @@ def check_arguments(args: argparse.Namespace) -> None:
     from keras_fastfcn.utils.cli import UserError
     from keras_fastfcn.utils.cli import check_model_arguments
 
-    check_model_arguments(args)
+    if args.tflite is not None:
+        if not args.tflite.is_file():
+            raise FileNotFoundError(f"--tflite {args.tflite} does not exist.")
+        if args.model_file or args.weights or args.random_weights:
+            raise UserError(
+                "--tflite is the model; leave out --model-file, --weights "
+                "and --random-weights."
+            )
+    else:
+        check_model_arguments(args)
     if args.dataset is None and args.preset is None:
         raise UserError(
             "Name the data with --dataset (or pass --preset RUN_DIR/preset, "
@@ -179,7 +196,18 @@ def main(argv=None) -> dict:
     )
     if args.num_classes is None and not args.model_file:
         args.num_classes = spec.num_classes
-    model = model_from_arguments(args)
+    model, logits_fn = None, None
+    if args.tflite is not None:
+        from keras_fastfcn.export.runtimes import TFLiteRunner
+
+        logits_fn = TFLiteRunner(args.tflite)
+        if logits_fn.num_classes != spec.num_classes:
+            raise ValueError(
+                f"--tflite {args.tflite} predicts {logits_fn.num_classes} "
+                f"classes but {args.dataset} has {spec.num_classes}."
+            )
+    else:
+        model = model_from_arguments(args)
     results = evaluate_model(
         model,
         spec,
@@ -190,6 +218,7 @@ def main(argv=None) -> dict:
         max_images=args.max_images,
         output_dir=args.output_dir,
         num_visualizations=args.num_visualizations,
+        logits_fn=logits_fn,
     )
     print(format_results(results))
     print(

@@ -1,6 +1,7 @@
 """`fastfcn export`: SavedModel (TF Serving), TFLite, ONNX.
 
-    # TF Serving: writes MODEL_DIR/<next version>/
+    # TF Serving: writes MODEL_DIR/<next version>/ (--fast-paths cpu for
+    # CPU serving, the default without GPU; portable for GPU serving)
     fastfcn export --format saved_model --output models/seg \\
         --model-file model.keras --size 512 [--probabilities]
     # a preset (fastfcn train writes RUN_DIR/preset): the class names and
@@ -28,6 +29,7 @@ from keras_fastfcn.cli.model_options import add_model_arguments
 from keras_fastfcn.cli.model_options import model_from_arguments
 from keras_fastfcn.cli.model_options import preset_metadata_from_arguments
 from keras_fastfcn.constants import DEFAULT_MAX_IMAGE_SIZE
+from keras_fastfcn.constants import EXPORT_FAST_PATHS
 from keras_fastfcn.constants import MIN_OPSET
 from keras_fastfcn.constants import QUANTIZE_MODES
 from keras_fastfcn.utils.cli import HelpFormatter
@@ -84,6 +86,13 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--overwrite",
         action="store_true",
         help="replace an existing --version directory",
+    )
+    serving.add_argument(
+        "--fast-paths",
+        choices=EXPORT_FAST_PATHS,
+        help="cpu: Winograd / cropped-tap convolutions in the graph, for "
+        "CPU serving; portable: direct convolutions, for GPU serving "
+        "(default: cpu on a machine without GPU, else portable)",
     )
     serving.add_argument(
         "--max-image-size",
@@ -155,6 +164,12 @@ def check_options(args: argparse.Namespace) -> None:
             "--max-image-size is for saved_model; tflite / onnx take the "
             "fixed --input-size."
         )
+    if args.fast_paths is not None:
+        raise UserError(
+            "--fast-paths is for saved_model; tflite / onnx graphs always "
+            "use direct convolutions (their runtimes pick the algorithm, "
+            "and int8 Winograd tiles would lose accuracy)."
+        )
     if args.output.is_dir():
         raise IsADirectoryError(
             f"--output {args.output} is a directory; {args.format} is "
@@ -201,6 +216,7 @@ def export(args: argparse.Namespace) -> Path:
             overwrite=args.overwrite,
             max_image_size=args.max_image_size or DEFAULT_MAX_IMAGE_SIZE,
             labels=preset_labels(metadata) if metadata else None,
+            fast_paths=args.fast_paths,
         )
     if args.format == "onnx":
         return export_onnx(model, args.output, args.opset, input_size)

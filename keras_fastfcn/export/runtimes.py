@@ -35,6 +35,9 @@ class TFLiteRunner:
         self.input_shape = tuple(
             self._run.get_input_details()["images"]["shape"]
         )
+        self.num_classes = int(
+            self._run.get_output_details()["logits"]["shape"][-1]
+        )
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         if tuple(images.shape[1:]) != self.input_shape[1:]:
@@ -48,13 +51,19 @@ class TFLiteRunner:
 
 
 class OnnxRunner:
-    """An `.onnx` file in onnxruntime (CPU)."""
+    """An `.onnx` file in onnxruntime (CPU, all graph optimisations)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, num_threads: int | None = None):
         import onnxruntime
 
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = (
+            onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        )
+        if num_threads:
+            options.intra_op_num_threads = num_threads
         self._session = onnxruntime.InferenceSession(
-            str(path), providers=["CPUExecutionProvider"]
+            str(path), options, providers=["CPUExecutionProvider"]
         )
 
     def __call__(self, images: np.ndarray) -> np.ndarray:

@@ -54,6 +54,7 @@ def export_saved_model(
     overwrite: bool = False,
     max_image_size: int = DEFAULT_MAX_IMAGE_SIZE,
     labels: dict | None = None,
+    fast_paths: str | None = None,
 ) -> Path:
     """Export `model` for TF Serving as `model_dir/<version>/`.
 
@@ -83,6 +84,10 @@ def export_saved_model(
             JSON values (`dataset`, `ignore_label`, `mean`, `std`, ...);
             `preset_labels` makes it from a preset's metadata. Default:
             none stored.
+        fast_paths: `"cpu"` puts the CPU fast paths (Winograd / cropped
+            taps, `keras_fastfcn.fast`) in the graph, for CPU serving;
+            `"portable"` keeps direct convolutions, for GPU serving.
+            Default: `"cpu"` when the exporting machine has no GPU.
 
     Returns:
         The version directory, `model_dir/<version>`.
@@ -104,7 +109,7 @@ def export_saved_model(
             "(--overwrite)."
         )
     functions = ServingFunctions(
-        model, policy, with_probabilities, max_image_size
+        model, policy, with_probabilities, max_image_size, fast_paths
     )
     model_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(
@@ -136,6 +141,7 @@ def export_config(functions: ServingFunctions) -> dict:
             "pad_multiple": policy.pad_multiple,
         },
         "probabilities": functions.with_probabilities,
+        "fast_paths": functions.fast_paths,
     }
 
 

@@ -26,6 +26,7 @@ import keras
 import tensorflow as tf
 
 from keras_fastfcn.constants import DEFAULT_MAX_IMAGE_SIZE
+from keras_fastfcn.constants import EXPORT_FAST_PATHS
 from keras_fastfcn.export.image_bytes import segment_image_bytes
 from keras_fastfcn.export.inference_model import inference_model
 from keras_fastfcn.export.postprocessing import restore_logits
@@ -35,6 +36,7 @@ from keras_fastfcn.export.preprocessing import after
 from keras_fastfcn.export.preprocessing import check_image_batch
 from keras_fastfcn.export.preprocessing import prepare_images
 from keras_fastfcn.fast import fast_paths
+from keras_fastfcn.fast import native_resize
 
 SERVING_DEFAULT = "serving_default"
 SERVE_IMAGE_BYTES = "serve_image_bytes"
@@ -81,37 +83,78 @@ def check_image_size(images, max_image_size: int, name: str = "images"):
     return after([check], images)
 
 
-def portable_logits(model, images):
-    """`model(images)` traced with direct convolutions and the portable
-    rewrites only.
+def default_export_fast_paths() -> str:
+    """`"cpu"` on a machine without GPU, else `"portable"`: an export is
+    usually served on the kind of machine that made it."""
+    return "portable" if keras.distribution.list_devices("gpu") else "cpu"
 
-    Exported graphs run where their runtime picks convolution algorithms
-    itself (TF Serving on GPU, TFLite, ONNX Runtime), and int8
-    quantization of Winograd's transformed tiles would lose accuracy, so
-    exports never contain the CPU-only Winograd or cropped-tap paths
-    (`fast_paths("portable")`, `keras_fastfcn/fast`).
+
+def check_export_fast_paths(mode: str | None) -> str:
+    """`mode` checked (`None` -> `default_export_fast_paths()`)."""
+    if mode is None:
+        return default_export_fast_paths()
+    if mode not in EXPORT_FAST_PATHS:
+        raise ValueError(
+            f"Unknown export fast paths {mode!r}; expected one of "
+            f"{EXPORT_FAST_PATHS} (cpu: CPU serving, portable: GPU serving, "
+            "TFLite and ONNX)."
+        )
+    return mode
+
+
+def tf_resize_bilinear(x, size, align_corners: bool):
+    """TensorFlow's `ResizeBilinear` with PyTorch's semantics (corners
+    aligned, or half-pixel centres): one graph operation that TFLite runs
+    in int8 and tf2onnx turns into one ONNX `Resize`."""
+    if all(isinstance(v, int) for v in size):
+        size = list(size)
+    else:
+        size = tf.stack([tf.cast(v, tf.int32) for v in size])
+    resized = tf.raw_ops.ResizeBilinear(
+        images=x,
+        size=size,
+        align_corners=align_corners,
+        half_pixel_centers=not align_corners,
+    )
+    return tf.cast(resized, x.dtype)
+
+
+def export_logits(model, images, mode: str = "portable"):
+    """`model(images)` traced for an exported graph.
+
+    `mode` `"portable"` (TFLite, ONNX, GPU serving) keeps direct
+    convolutions: those runtimes pick convolution algorithms themselves,
+    and int8 quantization of Winograd's transformed tiles would lose
+    accuracy. `"cpu"` (CPU serving) adds the Winograd / cropped-tap
+    convolutions of `keras_fastfcn.fast`; Winograd also runs at image sizes
+    unknown while tracing. Both resize with TensorFlow's own bilinear
+    operation (`tf_resize_bilinear`).
     """
-    with fast_paths("portable"):
+    with fast_paths(mode), native_resize(tf_resize_bilinear):
         return model(images, training=False)
 
 
-def logits_outputs(model, images) -> dict:
+def logits_outputs(model, images, mode: str = "portable") -> dict:
     """`{"logits": float32 (batch, height, width, classes), "class_map":
     int32 (batch, height, width)}` of normalised float32 images."""
-    logits = tf.cast(portable_logits(model, images), tf.float32)
+    logits = tf.cast(export_logits(model, images, mode), tf.float32)
     return {"logits": logits, **segmentation_outputs(logits, False)}
 
 
 def segment_batch(
-    model, images, policy: ResizePolicy, with_probabilities: bool = False
+    model,
+    images,
+    policy: ResizePolicy,
+    with_probabilities: bool = False,
+    mode: str = "portable",
 ) -> dict:
     """uint8 `(batch, height, width, 3)` -> outputs at the input size.
 
     `model` maps normalised float32 images to logits; it is called once on
-    the whole (resized, padded) batch.
+    the whole (resized, padded) batch, traced under `export_logits(mode)`.
     """
     prepared = prepare_images(images, policy)
-    logits = portable_logits(model, prepared.images)
+    logits = export_logits(model, prepared.images, mode)
     logits = restore_logits(
         logits, prepared.resized_size, prepared.original_size
     )
@@ -130,6 +173,10 @@ class ServingFunctions:
             signatures. Default `False` (it is large).
         max_image_size: int, the largest input height or width (pixels,
             before resizing) every signature accepts. Default `4096`.
+        fast_paths: `"cpu"` (Winograd / cropped-tap convolutions, for CPU
+            serving) or `"portable"` (direct convolutions, for GPU
+            serving); see `export_logits`. Default
+            `default_export_fast_paths()`.
 
     Example:
     >>> functions = ServingFunctions(model, ResizePolicy("long_side", (512,)))
@@ -143,8 +190,10 @@ class ServingFunctions:
         policy: ResizePolicy | None = None,
         with_probabilities: bool = False,
         max_image_size: int = DEFAULT_MAX_IMAGE_SIZE,
+        fast_paths: str | None = None,
     ):
         self.max_image_size = check_max_image_size(max_image_size)
+        self.fast_paths = check_export_fast_paths(fast_paths)
         self.model = inference_model(model)
         self.policy = policy or ResizePolicy()
         self.with_probabilities = with_probabilities
@@ -169,7 +218,11 @@ class ServingFunctions:
     def _serve_images(self, images, name: str = "images"):
         images = check_image_size(images, self.max_image_size, name)
         return segment_batch(
-            self.model, images, self.policy, self.with_probabilities
+            self.model,
+            images,
+            self.policy,
+            self.with_probabilities,
+            self.fast_paths,
         )
 
     def _serve_image_bytes(self, image_bytes):
@@ -184,13 +237,14 @@ class ServingFunctions:
         images = check_image_size(
             check_image_batch(images), self.max_image_size
         )
-        return logits_outputs(self.model, images)
+        return logits_outputs(self.model, images, self.fast_paths)
 
 
 def logits_function(
     logits_model: keras.Model,
     input_size: tuple[int, int] | None = None,
     batch_size: int | None = None,
+    fast_paths: str = "portable",
 ):
     """A `tf.function` normalised float32 images -> `{"logits",
     "class_map"}`, the graph that converters (TFLite, ONNX) translate.
@@ -201,6 +255,7 @@ def logits_function(
         input_size: `(height, width)` fixed in the signature, or `None`
             for any size.
         batch_size: int fixed in the signature, or `None` for any batch.
+        fast_paths: `"portable"` (default) or `"cpu"`, see `export_logits`.
 
     Returns:
         A `tf.function` taking `images` float32 `(batch, height, width, 3)`
@@ -213,6 +268,6 @@ def logits_function(
     )
 
     return tf.function(
-        lambda images: logits_outputs(logits_model, images),
+        lambda images: logits_outputs(logits_model, images, fast_paths),
         input_signature=[spec],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import tempfile
 import warnings
@@ -80,6 +81,37 @@ def export_tflite(
             flatbuffer = converter.convert()
     atomic_write_bytes(path, flatbuffer)
     return Path(path)
+
+
+def operation_counts(path: str | os.PathLike) -> collections.Counter:
+    """`Counter` of `(operation, dtype of its first output)` in a
+    `.tflite` file, e.g. `("CONV_2D", "int8")`."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    dtypes = {
+        d["index"]: np.dtype(d["dtype"]).name
+        for d in interpreter.get_tensor_details()
+    }
+    counts = collections.Counter()
+    for op in interpreter._get_ops_details():
+        outputs = [i for i in op["outputs"] if i >= 0]
+        counts[(op["op_name"], dtypes[outputs[0]] if outputs else "")] += 1
+    return counts
+
+
+def float_operations(path: str | os.PathLike) -> collections.Counter:
+    """The operations of an int8 `.tflite` file that compute in float32
+    (`Counter` by name): those without an int8 kernel, each paid for
+    with a DEQUANTIZE before and a QUANTIZE after it. The DEQUANTIZE
+    operations themselves are not counted."""
+    return collections.Counter(
+        {
+            name: count
+            for (name, dtype), count in operation_counts(path).items()
+            if dtype == "float32" and name != "DEQUANTIZE"
+        }
+    )
 
 
 def _configure(converter, quantize, representative_images, input_size):

@@ -28,6 +28,7 @@ Modules, one rewrite each:
 
 from keras_fastfcn.fast.conv import FastConv2D
 from keras_fastfcn.fast.cropped_taps import cropped_tap_conv
+from keras_fastfcn.fast.rewrites import native_resize
 from keras_fastfcn.fast.rewrites import rewrite
 from keras_fastfcn.fast.switch import MODES
 from keras_fastfcn.fast.switch import choose_convolution
@@ -42,6 +43,7 @@ __all__ = [
     "cropped_tap_conv",
     "fast_paths",
     "fast_paths_mode",
+    "native_resize",
     "rewrite",
     "winograd_conv3x3",
 ]

@@ -2,8 +2,12 @@
 their exact rewrites (the other seam is `FastConv2D`, which `conv2d` in
 `layers/common.py` builds).
 
-- `"separable_resize"`, from `layers.resize.resize_bilinear`: banded
-  products (`banded_resize.py`), in every mode but `"off"`;
+- `"resize"`, from `layers.resize.resize_bilinear`: the backend's own
+  bilinear resize operation where a `native_resize` context installed one
+  (exports: TFLite's int8 kernels and ONNX Runtime run it far faster than
+  the interpolation matrices), in every mode but `"off"`;
+- `"separable_resize"`, from the same function when no native resize is
+  installed: banded products (`banded_resize.py`), every mode but `"off"`;
 - `"separable_conv_norm"`, from `layers.separable.SeparableConvNorm`:
   phase split and BatchNorm fold (`separable.py`), every mode but `"off"`;
 - `"pyramid_fusion"`, from `heads.psp_head.PSPHead`: the pyramid folded
@@ -16,6 +20,11 @@ unknown sizes): the caller then runs its plain computation.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from typing import Callable
+from typing import Iterator
+
 import numpy as np
 
 from keras_fastfcn.fast.banded_resize import banded_separable
@@ -24,6 +33,28 @@ from keras_fastfcn.fast.separable import separable_conv_norm
 from keras_fastfcn.fast.switch import exact_rewrites_enabled
 from keras_fastfcn.fast.switch import layer_folds_enabled
 from keras_fastfcn.ops.interpolation import known_size
+
+_NATIVE_RESIZE = contextvars.ContextVar("native_resize", default=None)
+
+
+@contextlib.contextmanager
+def native_resize(resize: Callable) -> Iterator[None]:
+    """Inside this context `resize_bilinear` calls `resize(x, size,
+    align_corners)` (a backend's own operation with the same semantics,
+    e.g. TensorFlow's `ResizeBilinear`, installed by
+    `keras_fastfcn.export`) instead of applying interpolation matrices."""
+    token = _NATIVE_RESIZE.set(resize)
+    try:
+        yield
+    finally:
+        _NATIVE_RESIZE.reset(token)
+
+
+def _resize(x, size, align_corners: bool):
+    resize = _NATIVE_RESIZE.get()
+    if resize is None or not exact_rewrites_enabled():
+        return None
+    return resize(x, size, align_corners)
 
 
 def _separable_resize(x, row_matrix, col_matrix):
@@ -48,6 +79,7 @@ def _pyramid_fusion(pyramid, fusion, x, training=None):
 
 
 _REWRITES = {
+    "resize": _resize,
     "separable_resize": _separable_resize,
     "separable_conv_norm": _separable_conv_norm,
     "pyramid_fusion": _pyramid_fusion,

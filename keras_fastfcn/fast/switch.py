@@ -12,6 +12,9 @@ Modes, from none to all:
   or with cropped taps where `choose_convolution`'s measured rules say so
   (TensorFlow float32 inference without a GPU only), and PSPNet's pyramid
   pooling is folded into its fusion convolution.
+- `"cpu"`: as `"auto"` on any machine and backend (float32 inference):
+  what a SavedModel exported for CPU serving carries, even when the
+  exporting machine has a GPU.
 - `"winograd"` / `"cropped"`: as `"auto"`, but every convolution that the
   algorithm can compute uses it (tests and benchmarks).
 
@@ -69,7 +72,8 @@ def exact_rewrites_enabled() -> bool:
 
 def layer_folds_enabled() -> bool:
     """Whether whole layers may be folded into others (PSPNet's pyramid
-    into its fusion convolution): `"auto"`, `"winograd"`, `"cropped"`."""
+    into its fusion convolution): `"auto"`, `"cpu"`, `"winograd"`,
+    `"cropped"`."""
     return _MODE.get() not in ("off", "portable")
 
 
@@ -112,7 +116,7 @@ def choose_convolution(
     if (
         training
         or keras.backend.standardize_dtype(dtype) != "float32"
-        or not _tensorflow_without_gpu()
+        or (mode == "auto" and not _tensorflow_without_gpu())
     ):
         return "direct"
     if cropped and cropped_taps_pay_off(

@@ -58,13 +58,17 @@ def winograd_applies(
 ) -> bool:
     """Whether the convolution is one `winograd_conv3x3` computes: 3x3
     kernel, stride 1, "same" padding, equal dilation in both directions,
-    known height, width and channels (channels last)."""
+    known channels (channels last), and known height and width unless the
+    dilation is 1 (graphs traced for any image size, e.g. a SavedModel's
+    serving signatures)."""
+    sizes_known = None not in tuple(input_shape[1:3])
     return (
         tuple(kernel_shape[:2]) == (3, 3)
         and tuple(strides) == (1, 1)
         and padding == "same"
         and dilation_rate[0] == dilation_rate[1]
-        and None not in tuple(input_shape[1:])
+        and input_shape[3] is not None
+        and (sizes_known or dilation_rate[0] == 1)
     )
 
 
@@ -75,10 +79,14 @@ def winograd_pays_off(
 
     Per image: at least 32x32 pixels, `in_channels * filters >= 2**16`,
     `pixels * in_channels * filters >= 2**28`, and the tiles (2x2 blocks
-    of each dilation phase) cover at most 1.5x the image.
+    of each dilation phase) cover at most 1.5x the image. When height and
+    width are unknown (any-size graphs) only the channel rule is checked:
+    such graphs serve images, whose maps are large.
     """
     height, width = input_shape[1], input_shape[2]
     channels = kernel_shape[2] * kernel_shape[3]
+    if height is None or width is None:
+        return dilation == 1 and channels >= MIN_CHANNEL_PRODUCT
     pixels = height * width
 
     def tiled(size):  # rows of the padded phases, all phases together
@@ -101,14 +109,23 @@ def _transform_kernel(kernel):
     return ops.reshape(ops.matmul(transform, taps), (16, in_channels, filters))
 
 
-def _overlapping_rows(x, axis: int, tiles: int):
+def _sizes(x) -> tuple:
+    """The shape of `x`, each size a Python int where it is known while
+    tracing and a scalar tensor where it is not."""
+    return tuple(
+        static if static is not None else dynamic
+        for static, dynamic in zip(x.shape, ops.shape(x))
+    )
+
+
+def _overlapping_rows(x, axis: int, tiles):
     """Rows (`axis=1`) or columns (`axis=2`) `2t, 2t+1, 2t+2, 2t+3` of `x`
     for `t < tiles`, as four tensors; `x` has `2 * tiles + 2` of them.
 
     Reshaping pairs of rows into a new axis and indexing it copies
     contiguous blocks, several times faster on CPU than stride-2 slices.
     """
-    shape = tuple(x.shape[1:])
+    shape = _sizes(x)[1:]
     if axis == 1:
         pairs = (tiles, 2) + shape[1:]
         first = ops.reshape(x[:, : 2 * tiles], (-1,) + pairs)
@@ -137,8 +154,9 @@ def _output_transform(m0, m1, m2, m3):
 
 def _undilated_winograd(x, transformed_kernel):
     """ "Same" 3x3 convolution, stride 1, of `x` `(batch, height, width,
-    in)` with a `_transform_kernel` result: `(batch, height, width, out)`."""
-    height, width, in_channels = x.shape[1], x.shape[2], x.shape[3]
+    in)` with a `_transform_kernel` result: `(batch, height, width, out)`.
+    Height and width may be unknown while tracing."""
+    height, width, in_channels = _sizes(x)[1:]
     filters = transformed_kernel.shape[-1]
     tile_rows, tile_cols = (height + 1) // 2, (width + 1) // 2
     # One zero row / column of "same" padding on each side, one more
@@ -180,8 +198,9 @@ def winograd_conv3x3(x, kernel, dilation: int = 1):
     """ "Same" 3x3 convolution with stride 1 by Winograd F(2x2, 3x3).
 
     Args:
-        x: tensor `(batch, height, width, in_channels)`; height, width and
-            channels must be known (any batch; odd sizes are fine).
+        x: tensor `(batch, height, width, in_channels)`; channels must be
+            known, height and width too when `dilation > 1` (any batch;
+            odd sizes are fine).
         kernel: `(3, 3, in_channels, filters)`, as `keras.layers.Conv2D`
             stores it.
         dilation: int, dilation rate in both directions.
@@ -191,10 +210,16 @@ def winograd_conv3x3(x, kernel, dilation: int = 1):
         `keras.ops.conv(x, kernel, 1, "same", dilation_rate=dilation)`
         up to float rounding.
     """
-    if None in tuple(x.shape[1:]) or tuple(kernel.shape[:2]) != (3, 3):
+    sizes_known = None not in tuple(x.shape[1:3])
+    if (
+        x.shape[3] is None
+        or tuple(kernel.shape[:2]) != (3, 3)
+        or (dilation != 1 and not sizes_known)
+    ):
         raise ValueError(
             "winograd_conv3x3 needs a (3, 3, in, out) kernel and an input "
-            "of known height, width and channels; got input "
+            "of known channels (and known height and width when dilated); "
+            "got input "
             f"{tuple(x.shape)} and kernel {tuple(kernel.shape)}. Use "
             "keras.ops.conv for other cases."
         )

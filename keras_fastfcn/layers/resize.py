@@ -35,6 +35,9 @@ def resize_bilinear(x, size, align_corners: bool = True):
     Returns:
         Tensor `(batch, out_height, out_width, channels)`, dtype of `x`.
     """
+    native = rewrite("resize", x, size, align_corners)
+    if native is not None:
+        return native
     shape = ops.shape(x)
     known = [known_size(v) for v in (shape[1], size[0], shape[2], size[1])]
     if None in known:

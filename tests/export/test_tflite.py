@@ -9,6 +9,8 @@ from keras_fastfcn.benchmarks.export_parity import compare_logits
 from keras_fastfcn.data import normalize
 from keras_fastfcn.export.calibration import calibration_images
 from keras_fastfcn.export.tflite import export_tflite
+from keras_fastfcn.export.tflite import float_operations
+from keras_fastfcn.export.tflite import operation_counts
 from tests.export.tiny_models import NUM_CLASSES
 from tests.export.tiny_models import random_images
 from tests.export.tiny_models import tiny_model
@@ -106,6 +108,25 @@ def test_int8_parity_is_reported(exported):
     )
     assert agreement >= 0.9
     assert mean_abs < 0.05 * np.abs(exported.logits).max()
+
+
+# The int8 graph computes everything in int8 but the Encoding layer's
+# squared norms (TFLite has no int8 SQUARE): one float operation. The
+# resizes are RESIZE_BILINEAR operations with int8 kernels (before issue
+# #19 they were interpolation matrix products, far slower in int8).
+MAX_INT8_FLOAT_OPERATIONS = {"SQUARE": 1}
+
+
+def test_int8_graph_stays_int8(exported):
+    floats = float_operations(exported.paths["int8"])
+    assert dict(floats) == MAX_INT8_FLOAT_OPERATIONS
+    counts = operation_counts(exported.paths["int8"])
+    assert counts[("RESIZE_BILINEAR", "int8")] >= 3
+    assert not any(name == "GATHER" for name, _ in counts)
+    # one DEQUANTIZE for the float SQUARE and one for the logits output
+    assert counts[("DEQUANTIZE", "float32")] == 2
+    fp32 = operation_counts(exported.paths["none"])
+    assert all(dtype == "float32" for name, dtype in fp32 if name != "ARG_MAX")
 
 
 def test_bad_arguments(tmp_path):

@@ -17,6 +17,7 @@ from keras import ops
 
 import keras_fastfcn
 from keras_fastfcn.fast import fast_paths
+from keras_fastfcn.fast import native_resize
 from keras_fastfcn.fast import phase_split as dilated_module
 from keras_fastfcn.fast.banded_resize import band_plan
 from keras_fastfcn.layers import resize as resize_module
@@ -222,3 +223,24 @@ def test_off_runs_no_rewrite(monkeypatch):
             assert model(x, training=False).shape == (1, 64, 64, 3)
     with pytest.raises(AssertionError, match="a rewrite ran"):
         model(x, training=False)  # "auto": the banded resize runs
+    with fast_paths("off"), native_resize(forbidden):
+        assert model(x, training=False).shape == (1, 64, 64, 3)
+
+
+def test_native_resize_replaces_the_matrices_where_installed():
+    """`native_resize(fn)` hands every `resize_bilinear` call to `fn` with
+    the sizes and the corner convention, in every mode but `"off"`."""
+    calls = []
+
+    def native(x, size, align_corners):
+        calls.append((tuple(x.shape), tuple(size), align_corners))
+        return ops.zeros((x.shape[0], size[0], size[1], x.shape[3]))
+
+    x = np.ones((1, 4, 6, 2), "float32")
+    with native_resize(native):
+        out = resize_module.resize_bilinear(x, (8, 12), align_corners=False)
+        assert float(ops.max(ops.abs(out))) == 0.0
+        with fast_paths("off"):
+            resized = resize_module.resize_bilinear(x, (8, 12))
+    assert calls == [((1, 4, 6, 2), (8, 12), False)]
+    np.testing.assert_allclose(to_numpy(resized), 1.0, rtol=1e-6)

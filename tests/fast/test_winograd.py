@@ -107,9 +107,50 @@ def test_auto_rule_follows_the_measured_thresholds():
         assert not decide((1, 4, 4, 2), (3, 3, 2, 2), strides=(2, 2))
         assert not decide((1, 4, 4, 2), (1, 1, 2, 2))
         assert not decide((1, 4, 4, 2), (3, 3, 2, 2), padding="valid")
-        assert not decide((1, None, None, 2), (3, 3, 2, 2))
+        # Unknown height and width (an any-size export): only undilated.
+        assert decide((1, None, None, 2), (3, 3, 2, 2))
+        assert not decide(
+            (1, None, None, 2), (3, 3, 2, 2), dilation_rate=(2, 2)
+        )
+        assert not decide((1, 4, 4, None), (3, 3, 2, 2))
         assert not decide((1, 4, 4, 2), (3, 3, 2, 2), dilation_rate=(1, 2))
     assert decide(*big) == AUTO_MAY_USE_WINOGRAD  # the context was restored
+    # "cpu": the rules of "auto" on any machine and backend.
+    with fast_paths("cpu"):
+        assert decide(*big)
+        assert not decide(*big, training=True)
+        assert not decide((1, 16, 16, 512), (3, 3, 512, 512))
+        # any size: the channel rule alone
+        assert decide((1, None, None, 512), (3, 3, 512, 512))
+        assert not decide((1, None, None, 64), (3, 3, 64, 64))
+        assert not decide(
+            (1, None, None, 512), (3, 3, 512, 512), dilation_rate=(2, 2)
+        )
+    assert winograd_pays_off((1, None, None, 256), (3, 3, 256, 256))
+    assert not winograd_pays_off((1, None, None, 256), (3, 3, 256, 256), 2)
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="unknown sizes: TF graphs only")
+@pytest.mark.parametrize("size", [(8, 6), (7, 9), (1, 1)])
+def test_winograd_of_unknown_size_equals_direct_convolution(size):
+    """Traced for any height and width (as a SavedModel's signatures are),
+    the Winograd graph gives the direct result at every size."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(size[0])
+    kernel = rng.normal(size=(3, 3, 5, 4)).astype("float32")
+    traced = tf.function(
+        lambda x: winograd_conv3x3(x, kernel),
+        input_signature=[tf.TensorSpec((None, None, None, 5), tf.float32)],
+    )
+    x = rng.normal(size=(2, *size, 5)).astype("float32")
+    expected = ref.conv2d(x.astype("float64"), kernel.astype("float64"))
+    assert relative_error(traced(x).numpy(), expected) < RTOL
+    with pytest.raises(ValueError, match="known height and width"):
+        tf.function(
+            lambda x: winograd_conv3x3(x, kernel, dilation=2),
+            input_signature=[tf.TensorSpec((None, None, None, 5), tf.float32)],
+        ).get_concrete_function()
 
 
 @pytest.mark.parametrize("dilation", [1, 2])

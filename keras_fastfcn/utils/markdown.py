@@ -1,0 +1,43 @@
+"""Replace a generated section of a Markdown file (e.g. the README's
+deployment tables) between two HTML comments:
+
+    <!-- begin: NAME -->
+    ... replaced ...
+    <!-- end: NAME -->
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from keras_fastfcn.utils.files import atomic_write_text
+from keras_fastfcn.utils.files import read_text
+
+
+def section_markers(name: str) -> tuple[str, str]:
+    """The begin and end comments of section `name`."""
+    return f"<!-- begin: {name} -->", f"<!-- end: {name} -->"
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    """`text` with the lines between the markers of section `name`
+    replaced by `body`; `ValueError` naming the markers when the section
+    is not there exactly once."""
+    begin, end = section_markers(name)
+    pattern = re.compile(
+        re.escape(begin) + r"\n.*?" + re.escape(end), flags=re.DOTALL
+    )
+    matches = pattern.findall(text)
+    if len(matches) != 1:
+        raise ValueError(
+            f"Found {len(matches)} sections named {name!r}; the file needs "
+            f"exactly one, delimited by the lines '{begin}' and '{end}'."
+        )
+    replacement = f"{begin}\n{body.strip()}\n{end}"
+    return pattern.sub(lambda _: replacement, text)
+
+
+def update_section(path: str | os.PathLike, name: str, body: str) -> None:
+    """Rewrite section `name` of the Markdown file `path` (atomically)."""
+    atomic_write_text(path, replace_section(read_text(path), name, body))
