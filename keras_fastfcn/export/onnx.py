@@ -56,7 +56,10 @@ def export_onnx(
         ) from error
     function = logits_function(inference_model(model), input_size)
     model_proto, _ = tf2onnx.convert.from_function(
-        function, input_signature=function.input_signature, opset=opset
+        function,
+        input_signature=function.input_signature,
+        opset=opset,
+        custom_op_handlers={"ResizeBilinear": (_resize_to_sizes, [])},
     )
     concrete = function.get_concrete_function()
     shapes = {"images": concrete.structured_input_signature[0][0].shape}
@@ -64,6 +67,62 @@ def export_onnx(
     _set_dimensions(model_proto.graph, shapes)
     atomic_write_bytes(path, model_proto.SerializeToString())
     return Path(path)
+
+
+def _resize_to_sizes(ctx, node, name, args) -> None:
+    """Convert a TensorFlow `ResizeBilinear` to an ONNX `Resize` that is
+    given the output size (a tf2onnx custom-op handler).
+
+    tf2onnx's own conversion passes float scales when the sizes are known
+    while converting, and ONNX Runtime floors `in * scale`: 23 -> 45
+    (a 360-pixel image's stride-16 map resized to its stride-8 map) gives
+    `23 * float32(45 / 23) = 44.99999`, so 44 rows, and the JPU's
+    concatenation fails. Sizes are exact.
+    """
+    import numpy as np
+    from onnx import TensorProto
+    from tf2onnx import utils
+
+    images, size = node.input
+    align_corners = bool(node.get_attr_value("align_corners", 0))
+    half_pixel = bool(node.get_attr_value("half_pixel_centers", 0))
+    mode = "asymmetric"
+    if align_corners:
+        mode = "align_corners"
+    elif half_pixel:
+        mode = "half_pixel"
+
+    def constant(values, dtype):
+        array = np.array(values, dtype)
+        return ctx.make_const(utils.make_name(f"{name}_const"), array).output[0]
+
+    nchw = ctx.make_node("Transpose", [images], {"perm": [0, 3, 1, 2]})
+    shape = ctx.make_node("Shape", [nchw.output[0]])
+    batch_and_channels = ctx.make_node(
+        "Slice",
+        [shape.output[0], constant([0], np.int64), constant([2], np.int64)],
+    )
+    size = ctx.make_node("Cast", [size], attr={"to": TensorProto.INT64})
+    sizes = ctx.make_node(
+        "Concat", [batch_and_channels.output[0], size.output[0]], {"axis": 0}
+    )
+    no_floats = constant([], np.float32)
+    resize = ctx.make_node(
+        "Resize",
+        [nchw.output[0], no_floats, no_floats, sizes.output[0]],
+        attr={"mode": "linear", "coordinate_transformation_mode": mode},
+    )
+    shapes, dtypes = node.output_shapes, node.output_dtypes
+    ctx.remove_node(name)
+    ctx.make_node(
+        "Transpose",
+        resize.output,
+        {"perm": [0, 2, 3, 1]},
+        name=name,
+        outputs=node.output,
+        shapes=shapes,
+        dtypes=dtypes,
+    )
 
 
 def _set_dimensions(graph, shapes: dict) -> None:

@@ -68,8 +68,11 @@ def split_phases(x, dilation: int):
     """
     shape = ops.shape(x)
     height, width, channels = shape[1], shape[2], x.shape[-1]
-    pad_h = (-height) % dilation
-    pad_w = (-width) % dilation
+    # (d - size % d) % d, not (-size) % d: tf2onnx turns the modulo of a
+    # negative size into ONNX Runtime's truncating one (-45 % 2 = -1), which
+    # cropped a row instead of padding one.
+    pad_h = (dilation - height % dilation) % dilation
+    pad_w = (dilation - width % dilation) % dilation
     x = ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
     rows = (height + pad_h) // dilation
     cols = (width + pad_w) // dilation

@@ -68,3 +68,25 @@ def test_old_opset_is_refused(tmp_path):
     with pytest.raises(ValueError, match="opset=13 is too old"):
         export_onnx(tiny_model("fcn"), tmp_path / "m.onnx", opset=13)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("input_size", [None, (360, 480)])
+def test_jpu_parity_where_feature_maps_are_odd(tmp_path, input_size):
+    """At 360x480 (CamVid) the stride-8 map is 45x60 and the stride-16 one
+    23x30: the JPU's dilated branches pad odd phases (a modulo that ONNX
+    Runtime once truncated, cropping a row) and its resizes must give 45
+    rows exactly (sizes, not float scales: 23 * (45 / 23) rounds to 44)."""
+    model = tiny_model("encnet_jpu")
+    path = export_onnx(model, tmp_path / "m.onnx", input_size=input_size)
+    session = onnxruntime.InferenceSession(
+        str(path), providers=["CPUExecutionProvider"]
+    )
+    sizes = [(360, 480)] if input_size else [(360, 480), (72, 88), (37, 53)]
+    for height, width in sizes:
+        shape = (1, height, width, 3)
+        images = np.random.default_rng(3).normal(size=shape).astype("f4")
+        expected = np.asarray(model(images, training=False))
+        (logits,) = session.run(["logits"], {"images": images})
+        max_abs, _, agreement = compare_logits(expected, logits)
+        assert max_abs <= 1e-4 * np.abs(expected).max(), (height, width)
+        assert agreement >= 0.9999
