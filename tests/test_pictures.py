@@ -133,3 +133,60 @@ def test_confusion_matrix_picture(tmp_path):
     small = pil_confusion_layout(many)["cell"]
     # without numbers every full cell is one solid colour
     assert _colour_count(big, _blues(1.0)) == many * small * small
+
+
+def write_history(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["epoch,loss,val_logits_mean_iou"]
+    lines += [",".join("" if v is None else str(v) for v in r) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_training_curves_draw_each_run_where_its_values_are(tmp_path):
+    from keras_fastfcn.training_curves import MARGIN
+    from keras_fastfcn.training_curves import PANEL_SIZE
+    from keras_fastfcn.training_curves import RUN_COLORS
+    from keras_fastfcn.training_curves import curves_figure
+    from keras_fastfcn.training_curves import read_history
+
+    # val mIoU only every other epoch (empty cells), as val_every writes it
+    first = read_history(
+        write_history(
+            tmp_path / "a" / "history.csv",
+            [(e, 2.0 - 0.1 * e, None if e % 2 else 0.5) for e in range(1, 11)],
+        )
+    )
+    assert np.isnan(first["val_logits_mean_iou"][0])
+    assert first["val_logits_mean_iou"][1] == 0.5
+    second = read_history(
+        write_history(
+            tmp_path / "b" / "history.csv",
+            [(e, 1.0, 0.1 * e) for e in range(1, 6)],
+        )
+    )
+    figure = curves_figure({"flat": first, "rising": second})
+    height, width, _ = figure.shape
+    assert width == 2 * PANEL_SIZE[0]
+    assert height == PANEL_SIZE[1] + 22 * 2 + 10
+    blue, red = (np.all(figure == c, axis=-1) for c in RUN_COLORS[:2])
+    # the flat run's mIoU (50%) is a horizontal line: one row of the first
+    # panel holds most of its blue pixels
+    panel = blue[: PANEL_SIZE[1], MARGIN[0] : PANEL_SIZE[0] - MARGIN[2]]
+    assert panel.sum(axis=1).max() > 0.6 * (PANEL_SIZE[0] - 80)
+    # the rising run goes up to the right in the first panel
+    rows, cols = np.nonzero(red[: PANEL_SIZE[1], : PANEL_SIZE[0]])
+    assert np.corrcoef(cols, -rows)[0, 1] > 0.9
+    assert blue[PANEL_SIZE[1] :].any() and red[PANEL_SIZE[1] :].any()
+
+
+def test_training_curves_refuse_what_they_cannot_draw(tmp_path):
+    from keras_fastfcn.training_curves import curves_figure
+    from keras_fastfcn.training_curves import read_history
+
+    with pytest.raises(ValueError, match="at least one run"):
+        curves_figure({})
+    empty = tmp_path / "history.csv"
+    empty.write_text("epoch,loss\n")
+    with pytest.raises(ValueError, match="holds no epochs"):
+        read_history(empty)
