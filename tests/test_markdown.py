@@ -28,3 +28,17 @@ def test_update_section_rewrites_the_file(tmp_path):
     update_section(path, "a", "x")
     assert path.read_text() == replace_section(TEXT, "a", "x")
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+
+
+def test_a_generated_section_starts_with_its_command_and_date(tmp_path):
+    import datetime
+
+    from keras_fastfcn.utils.markdown import update_generated_section
+
+    path = tmp_path / "README.md"
+    path.write_text(TEXT)
+    update_generated_section(path, "a", ["tool", "--name", "two words"], "T")
+    stamp = datetime.date.today().isoformat()
+    assert path.read_text() == replace_section(
+        TEXT, "a", f"`tool --name 'two words'` (run {stamp})\n\nT"
+    )

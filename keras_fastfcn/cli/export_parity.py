@@ -5,9 +5,7 @@ size). The measurement is `keras_fastfcn/benchmarks/export_parity.py`."""
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -18,7 +16,7 @@ from keras_fastfcn.constants import EXPORT_FAST_PATHS
 from keras_fastfcn.constants import PARITY_FORMATS as FORMATS
 from keras_fastfcn.utils.cli import HelpFormatter
 from keras_fastfcn.utils.files import atomic_write_text
-from keras_fastfcn.utils.markdown import update_section
+from keras_fastfcn.utils.markdown import update_generated_section
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -168,14 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown:
         atomic_write_text(args.markdown, report + "\n")
     if args.update_readme:
-        command = "fastfcn export-parity " + shlex.join(
-            sys.argv[1:] if argv is None else list(argv)
-        )
-        stamp = datetime.date.today().isoformat()
-        update_section(
+        arguments = sys.argv[1:] if argv is None else list(argv)
+        update_generated_section(
             args.update_readme,
             args.section,
-            f"`{command}` (run {stamp})\n\n{report}",
+            ["fastfcn", "export-parity", *arguments],
+            report,
         )
         print(f"updated section {args.section!r} of {args.update_readme}")
     return 0

@@ -8,8 +8,11 @@ deployment tables) between two HTML comments:
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
+import shlex
+from typing import Sequence
 
 from keras_fastfcn.utils.files import atomic_write_text
 from keras_fastfcn.utils.files import read_text
@@ -41,3 +44,13 @@ def replace_section(text: str, name: str, body: str) -> str:
 def update_section(path: str | os.PathLike, name: str, body: str) -> None:
     """Rewrite section `name` of the Markdown file `path` (atomically)."""
     atomic_write_text(path, replace_section(read_text(path), name, body))
+
+
+def update_generated_section(
+    path: str | os.PathLike, name: str, command: Sequence[str], body: str
+) -> None:
+    """Rewrite section `name` of `path` with `body` under the command line
+    that produced it and today's date, so a reader can rerun it."""
+    stamp = datetime.date.today().isoformat()
+    text = f"`{shlex.join(command)}` (run {stamp})\n\n{body}"
+    update_section(path, name, text)
