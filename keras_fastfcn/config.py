@@ -479,7 +479,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                 nargs="?",
                 const=True,
                 type=_parse_bool,
-                default=None,
+                default=argparse.SUPPRESS,
                 metavar="{true,false}",
                 help=help_text,
             )
@@ -488,7 +488,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             group.add_argument(
                 flag,
                 type=kind,
-                default=None,
+                default=argparse.SUPPRESS,
                 metavar="{" + ",".join(shown) + "}" if shown else name.upper(),
                 help=help_text,
             )
@@ -508,10 +508,11 @@ def config_values(
         shipped = CONFIG_DIR / f"{args.dataset}.yaml"
         if shipped.is_file():
             values.update(load_config_file(shipped))
+    # Flags left out are absent from `args` (argparse.SUPPRESS), so that an
+    # explicit `--class-weights null` switches off a value the YAML sets.
     for name in _fields():
-        value = getattr(args, name, None)
-        if value is not None:
-            values[name] = value
+        if hasattr(args, name):
+            values[name] = getattr(args, name)
     return values
 
 

@@ -40,6 +40,38 @@ def test_yaml_and_cli_values(tmp_path):
     assert _parse(["--class-weights", "[0.5, 2]"]).class_weights == [0.5, 2.0]
 
 
+def test_null_on_the_command_line_switches_off_what_the_yaml_sets(tmp_path):
+    # The ablation of the CamVid recipe: options of a config switched off
+    # one at a time from the command line.
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "class_weights: enet\nohem_thresh: 0.7\nwarmup_steps: 46\n"
+        "backbone_weights: imagenet\n"
+    )
+    config = _parse(
+        [
+            "--config",
+            str(path),
+            "--class-weights",
+            "null",
+            "--ohem-thresh",
+            "none",
+        ]
+    )
+    assert config.class_weights is None
+    assert config.ohem_thresh is None
+    assert config.warmup_steps == 46
+    assert (
+        _parse(
+            ["--config", str(path), "--backbone-weights", "none"]
+        ).backbone_weights
+        is None
+    )
+    kept = _parse(["--config", str(path), "--warmup-steps", "0"])
+    assert (kept.class_weights, kept.ohem_thresh) == ("enet", 0.7)
+    assert kept.warmup_steps == 0
+
+
 @pytest.mark.parametrize(
     "values, message",
     [
