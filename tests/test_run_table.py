@@ -134,3 +134,9 @@ def test_the_example_updates_a_readme_section(tmp_path, capsys):
     with pytest.raises(SystemExit):
         example.main([str(tmp_path / "missing")])
     assert "summary.json does not exist" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit):
+        example.main([*argv, "--gflops-size", "0x480"])
+    assert "--gflops-size: Cannot parse input size '0x480'" in (
+        capsys.readouterr().err
+    )

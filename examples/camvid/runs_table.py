@@ -21,17 +21,9 @@ import sys
 
 from keras_fastfcn.benchmarks.run_table import format_run_table
 from keras_fastfcn.benchmarks.run_table import read_run
+from keras_fastfcn.utils.markdown import add_update_readme_arguments
+from keras_fastfcn.utils.markdown import check_update_readme_arguments
 from keras_fastfcn.utils.markdown import update_generated_section
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected HEIGHTxWIDTH such as 360x480, got {text!r}"
-        ) from None
-    return height, width
 
 
 def main(argv=None) -> int:
@@ -46,17 +38,24 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--gflops-size",
-        type=_size,
         help="HEIGHTxWIDTH at which to count inference GFLOPs (default: off)",
     )
     parser.add_argument(
         "--classes", nargs="+", help="per-class IoU columns (default: all)"
     )
-    parser.add_argument("--update-readme", help="markdown file to update")
-    parser.add_argument("--section", help="section name in --update-readme")
+    add_update_readme_arguments(parser, "the command, date and table")
     args = parser.parse_args(argv)
-    if bool(args.update_readme) != bool(args.section):
-        parser.error("--update-readme and --section go together")
+    check_update_readme_arguments(parser, args)
+    gflops_size = None
+    if args.gflops_size:
+        # the export's size parser (it imports TensorFlow, which counting
+        # GFLOPs needs anyway)
+        from keras_fastfcn.export.preprocessing import parse_input_size
+
+        try:
+            gflops_size = parse_input_size(args.gflops_size)
+        except ValueError as error:
+            parser.error(f"--gflops-size: {error}")
     rows = []
     for item in args.runs:
         label, _, folder = item.rpartition("=")
@@ -66,7 +65,7 @@ def main(argv=None) -> int:
                     folder,
                     label or None,
                     evaluation=args.evaluation,
-                    gflops_size=args.gflops_size,
+                    gflops_size=gflops_size,
                 )
             )
         except FileNotFoundError as error:

@@ -16,6 +16,8 @@ from keras_fastfcn.constants import EXPORT_FAST_PATHS
 from keras_fastfcn.constants import PARITY_FORMATS as FORMATS
 from keras_fastfcn.utils.cli import HelpFormatter
 from keras_fastfcn.utils.files import atomic_write_text
+from keras_fastfcn.utils.markdown import add_update_readme_arguments
+from keras_fastfcn.utils.markdown import check_update_readme_arguments
 from keras_fastfcn.utils.markdown import update_generated_section
 
 
@@ -69,20 +71,9 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "ONNX Runtime (default: every core)",
     )
     parser.add_argument("--markdown", type=Path, help="also write the table")
-    parser.add_argument(
-        "--update-readme",
-        type=Path,
-        metavar="MARKDOWN",
-        help="replace section --section of this Markdown file (between "
-        "'<!-- begin: NAME -->' and '<!-- end: NAME -->') with the command, "
-        "date, table and goals",
-    )
-    parser.add_argument(
-        "--section", help="the section name for --update-readme"
-    )
+    add_update_readme_arguments(parser, "the command, date, table and goals")
     args = parser.parse_args(argv)
-    if (args.update_readme is None) != (args.section is None):
-        parser.error("--update-readme and --section go together")
+    check_update_readme_arguments(parser, args)
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     return args

@@ -8,10 +8,12 @@ deployment tables) between two HTML comments:
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import re
 import shlex
+from pathlib import Path
 from typing import Sequence
 
 from keras_fastfcn.utils.files import atomic_write_text
@@ -54,3 +56,30 @@ def update_generated_section(
     stamp = datetime.date.today().isoformat()
     text = f"`{shlex.join(command)}` (run {stamp})\n\n{body}"
     update_section(path, name, text)
+
+
+def add_update_readme_arguments(
+    parser: argparse.ArgumentParser, what: str
+) -> None:
+    """`--update-readme MARKDOWN --section NAME`: a command's way to write
+    `what` into a generated section (`update_generated_section`); check the
+    pair with `check_update_readme_arguments` after parsing."""
+    parser.add_argument(
+        "--update-readme",
+        type=Path,
+        metavar="MARKDOWN",
+        help="replace section --section of this Markdown file (between "
+        f"'<!-- begin: NAME -->' and '<!-- end: NAME -->') with {what}",
+    )
+    parser.add_argument(
+        "--section", help="the section name for --update-readme"
+    )
+
+
+def check_update_readme_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> None:
+    """A parser error unless `--update-readme` and `--section` come
+    together."""
+    if (args.update_readme is None) != (args.section is None):
+        parser.error("--update-readme and --section go together")
