@@ -107,6 +107,12 @@ class TrainConfig:
     )
     base_width: int = _field(64, "ResNet stem width (64 in the paper)", "model")
     neck_width: int = _field(512, "JPU / FPN branch width", "model")
+    decoder_width: int = _field(
+        0,
+        "width of a stride-4 decoder refining the head's logits with the "
+        "backbone's stage-2 features (not in the paper; 0: off)",
+        "model",
+    )
     aux: bool = _field(True, "add the auxiliary FCN head on stage 4", "model")
     aux_weight: float = _field(0.2, "weight of the auxiliary loss", "model")
     se_loss: bool | None = _field(
@@ -277,6 +283,11 @@ class TrainConfig:
             raise ValueError(
                 "ohem_min_kept must be an int >= 1 (pixels per image), got "
                 f"{config.ohem_min_kept!r}."
+            )
+        if config.decoder_width < 0:
+            raise ValueError(
+                "decoder_width must be an int >= 0 (0 = no decoder, the "
+                f"paper), got {config.decoder_width!r}."
             )
         if config.warmup_steps < 0:
             raise ValueError(

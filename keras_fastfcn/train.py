@@ -129,6 +129,7 @@ def build_and_compile(config: TrainConfig, num_classes: int, steps: int):
         neck_width=config.neck_width,
         sync_batch_norm=config.sync_bn,
         dropout=config.dropout,
+        decoder_width=config.decoder_width,
         base_width=config.base_width,
     )
     schedule = PolyDecay(

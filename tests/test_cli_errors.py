@@ -74,6 +74,13 @@ CASES = {
         + ["--out", "{d}/out", "--random-weights", "--num-classes", "0"],
         ["--num-classes must be a positive integer, got 0"],
     ),
+    "predict_negative_decoder_width": (
+        PREDICT
+        + PHOTO
+        + ["--out", "{d}/out", "--random-weights", "--num-classes", "3"]
+        + ["--decoder-width", "-2"],
+        ["--decoder-width must be 0 (no decoder) or a positive integer"],
+    ),
     "predict_needs_num_classes": (
         PREDICT + PHOTO + ["--out", "{d}/out", "--random-weights"],
         ["--random-weights needs --num-classes"],

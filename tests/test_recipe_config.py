@@ -84,6 +84,7 @@ def test_null_on_the_command_line_switches_off_what_the_yaml_sets(tmp_path):
         ({"ohem_min_kept": 0}, "ohem_min_kept must be an int >= 1"),
         ({"warmup_steps": -1}, "warmup_steps must be an int >= 0"),
         ({"warmup_ratio": 1.5}, r"warmup_ratio must be in \[0, 1\]"),
+        ({"decoder_width": -1}, "decoder_width must be an int >= 0"),
     ],
 )
 def test_bad_values_name_the_key_and_allowed_values(values, message):
@@ -111,9 +112,12 @@ def test_build_and_compile_wires_the_recipe(tmp_path):
         ohem_min_kept=1000,
         warmup_steps=4,
         warmup_ratio=0.25,
+        decoder_width=8,
         output_dir=str(tmp_path),
     ).resolved()
     model = build_and_compile(config, num_classes=11, steps=10)
+    assert model.decoder_width == 8
+    assert model.get_layer("decoder").width == 8
     assert (tmp_path / CACHE_NAME).is_file()
     main, aux = model.loss["logits"], model.loss["aux_logits"]
     assert len(main.class_weights) == 11

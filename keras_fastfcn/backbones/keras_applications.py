@@ -59,7 +59,8 @@ def _last_block_output(model: keras.Model, stage: int) -> keras.KerasTensor:
 
 def features_from_model(model: keras.Model) -> keras.Model:
     """Wrap an existing Keras model as a `{"stage3", "stage4", "stage5"}`
-    feature extractor.
+    feature extractor (with the stride-4 `"stage2"` when the model has it,
+    for `decoder_width`).
 
     Accepts a `keras.applications` ResNet (layers `conv{3,4,5}_block*_out`;
     ImageNet-normalised RGB is converted to its caffe input) or any model
@@ -82,8 +83,10 @@ def features_from_model(model: keras.Model) -> keras.Model:
                 "the JPU needs P3, P4 and P5 (strides 8, 16, 32)."
             )
         outputs = {f"stage{k}": pyramid[f"P{k}"] for k in (3, 4, 5)}
+        if "P2" in pyramid:
+            outputs["stage2"] = pyramid["P2"]
         return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
-    outputs = {f"stage{k}": _last_block_output(model, k) for k in (3, 4, 5)}
+    outputs = {f"stage{k}": _last_block_output(model, k) for k in (2, 3, 4, 5)}
     extractor = keras.Model(model.inputs, outputs, name=f"{model.name}_stages")
     inputs = keras.Input(shape=model.input_shape[1:], name="images")
     features = extractor(ImageNetToCaffe(name="to_caffe")(inputs))

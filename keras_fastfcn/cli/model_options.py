@@ -85,6 +85,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--base-width", type=int, help="ResNet stem width (default: 64)"
     )
+    group.add_argument(
+        "--decoder-width",
+        type=int,
+        default=0,
+        help="width of the stride-4 decoder the weights have (training's "
+        "decoder_width; default 0: none)",
+    )
 
 
 def model_from_arguments(args: argparse.Namespace) -> keras.Model:
@@ -136,18 +143,21 @@ def model_from_arguments(args: argparse.Namespace) -> keras.Model:
         se_loss=args.se_loss,
         output_stride=args.output_stride,
         neck_width=args.neck_width,
+        decoder_width=args.decoder_width,
         **backbone_kwargs,
     )
     if args.weights:
+        from keras_fastfcn.weights.saving import load_weights_exactly
+
         try:
-            model.load_weights(args.weights)
+            load_weights_exactly(model, args.weights)
         except ValueError as error:
             raise ValueError(
                 f"Cannot load {args.weights} into {args.model} / "
                 f"{args.backbone} with {args.num_classes} classes ({error}). "
                 "Pass the training options: --model, --backbone, "
                 "--num-classes, --aux, --se-loss, --neck-width, "
-                "--base-width, --output-stride."
+                "--base-width, --decoder-width, --output-stride."
             ) from error
     return model
 

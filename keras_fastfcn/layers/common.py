@@ -38,9 +38,10 @@ def conv2d(
     dilation: int = 1,
     use_bias: bool = False,
     padding: str = "same",
+    kernel_initializer=None,
 ) -> keras.layers.Conv2D:
     """A 2-D convolution with the official defaults (`padding="same"`, no
-    bias, He-normal over fan-out).
+    bias, He-normal over fan-out unless `kernel_initializer` is given).
 
     It is a `keras.layers.Conv2D` (a `FastConv2D`, which may run faster
     algorithms for the same result: `keras_fastfcn.fast`).
@@ -52,7 +53,7 @@ def conv2d(
         padding=padding,
         dilation_rate=dilation,
         use_bias=use_bias,
-        kernel_initializer=conv_initializer(),
+        kernel_initializer=kernel_initializer or conv_initializer(),
         name=name,
     )
 

@@ -155,6 +155,7 @@ def build_model(
     neck_width: int = 512,
     sync_batch_norm: bool = False,
     dropout: float = 0.1,
+    decoder_width: int = 0,
     **backbone_kwargs,
 ) -> SegmentationModel:
     """Build a FastFCN-family segmentation model by name.
@@ -183,6 +184,9 @@ def build_model(
             `tf.distribute` replicas (TensorFlow only). Default `False`.
         dropout: float, spatial dropout before the classifiers. Default
             `0.1` (official).
+        decoder_width: int, `> 0` adds a stride-4 `DetailDecoder` of this
+            width before the final upsampling (not in the paper; for thin
+            classes). Default `0` (the paper).
         **backbone_kwargs: passed to `ResNetBackbone` (`stem`,
             `base_width`, `multi_grid`).
 
@@ -218,5 +222,6 @@ def build_model(
         neck_width=neck_width,
         sync_batch_norm=sync_batch_norm,
         dropout=dropout,
+        decoder_width=decoder_width,
         name=name,
     )

@@ -8,6 +8,7 @@ from keras_fastfcn.heads.fcn_head import FCNHead
 from keras_fastfcn.heads.registry import HEADS
 from keras_fastfcn.heads.registry import get_head
 from keras_fastfcn.layers.common import synchronized_batch_norm
+from keras_fastfcn.layers.detail_decoder import DetailDecoder
 from keras_fastfcn.layers.resize import ResizeLike
 from keras_fastfcn.necks.registry import get_neck
 from keras_fastfcn.utils.serialization import serializable
@@ -46,6 +47,11 @@ class SegmentationModel(keras.Model):
             (TensorFlow only; pass it to the backbone too). Default `False`.
         dropout: float, spatial dropout before each classifier (official
             0.1); DeepLabV3's ASPP keeps its own 0.5. Default `0.1`.
+        decoder_width: int, `0` (the paper): the head's stride-8 logits are
+            upsampled to the input. `> 0`: a `DetailDecoder` of this width
+            first refines them at stride 4 with the backbone's `"stage2"`
+            features (not in the paper; draws thin classes such as poles
+            that a stride-8 map cannot). Default `0`.
     """
 
     def __init__(
@@ -59,9 +65,15 @@ class SegmentationModel(keras.Model):
         neck_width: int = 512,
         sync_batch_norm: bool = False,
         dropout: float = 0.1,
+        decoder_width: int = 0,
         **kwargs,
     ):
         head_spec, neck_spec = get_head(head), get_neck(neck)
+        if decoder_width < 0:
+            raise ValueError(
+                f"decoder_width must be 0 (no decoder) or positive, got "
+                f"{decoder_width}."
+            )
         if se_loss and not head_spec.se_output:
             with_se = [h for h, spec in HEADS.items() if spec.se_output]
             raise ValueError(
@@ -75,6 +87,12 @@ class SegmentationModel(keras.Model):
         # === Functional Model ===
         inputs = keras.Input(shape=backbone.input_shape[1:], name="images")
         features = backbone(inputs)
+        if decoder_width and "stage2" not in features:
+            raise ValueError(
+                f"decoder_width={decoder_width} needs the backbone's stride-4 "
+                f"'stage2' features; {backbone.name!r} gives only "
+                f"{sorted(features)}. Use decoder_width=0 with it."
+            )
         with synchronized_batch_norm(sync_batch_norm):
             feat = neck_spec.apply(features, neck_width)
             head_layer = head_spec.build(
@@ -89,6 +107,10 @@ class SegmentationModel(keras.Model):
                 aux_out = aux_layer(features["stage4"])
         if se_loss:
             head_out, se_logits = head_out
+        if decoder_width:
+            head_out = DetailDecoder(
+                num_classes, decoder_width, dropout=dropout, name="decoder"
+            )([head_out, features["stage2"]])
         logits = ResizeLike(name="logits", dtype="float32")([head_out, inputs])
         outputs = {"logits": logits}
         if aux:
@@ -113,6 +135,7 @@ class SegmentationModel(keras.Model):
         self.neck_width = neck_width
         self.sync_batch_norm = sync_batch_norm
         self.dropout = dropout
+        self.decoder_width = decoder_width
 
     def get_config(self):
         return {
@@ -127,6 +150,7 @@ class SegmentationModel(keras.Model):
             "neck_width": self.neck_width,
             "sync_batch_norm": self.sync_batch_norm,
             "dropout": self.dropout,
+            "decoder_width": self.decoder_width,
         }
 
     @classmethod

@@ -218,6 +218,11 @@ def check_model_arguments(args: argparse.Namespace) -> None:
                 f"--{option.replace('_', '-')} must be a positive integer, "
                 f"got {value}."
             )
+    if getattr(args, "decoder_width", 0) < 0:
+        raise UserError(
+            "--decoder-width must be 0 (no decoder) or a positive integer, "
+            f"got {args.decoder_width}."
+        )
     stride = getattr(args, "output_stride", None)
     if stride is not None and stride not in (8, 16):
         raise UserError(f"--output-stride must be 8 or 16, got {stride}.")

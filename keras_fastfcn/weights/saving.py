@@ -55,3 +55,34 @@ def save_atomically(model: keras.Model, path: str | os.PathLike) -> Path:
         else:
             model.save(str(tmp), overwrite=True)
     return path
+
+
+def count_weights_in_file(path: str | os.PathLike) -> int:
+    """The number of variables a Keras `.weights.h5` file holds."""
+    import h5py
+
+    arrays = []
+    with h5py.File(path, "r") as file:
+        file.visititems(
+            lambda name, item: (
+                arrays.append(name) if isinstance(item, h5py.Dataset) else None
+            )
+        )
+    return len(arrays)
+
+
+def load_weights_exactly(model: keras.Model, path: str | os.PathLike) -> None:
+    """`model.load_weights(path)`, refusing a file with more variables than
+    the model (Keras loads such a file silently, dropping what the model
+    lacks: e.g. a decoder or auxiliary head the options left out).
+
+    Raises:
+        ValueError: the file does not fit the model's architecture.
+    """
+    model.load_weights(path)
+    held, used = count_weights_in_file(path), len(model.weights)
+    if held != used:
+        raise ValueError(
+            f"the file holds {held} variables, the model {used}: it was "
+            "saved from another architecture"
+        )

@@ -89,3 +89,20 @@ def test_pyramid_backbone_missing_levels_is_rejected():
 def test_dilated_models_reject_keras_models():
     with pytest.raises(ValueError, match="no dilation"):
         keras_fastfcn.build_model("encnet", _PyramidModel(), 3)
+
+
+def test_detail_decoder_reads_the_stride_4_pyramid_level():
+    backbone = _PyramidModel()
+    model = keras_fastfcn.build_model(
+        "fcn_jpu", backbone, 3, neck_width=8, decoder_width=4
+    )
+    decoder = model.get_layer("decoder")
+    assert tuple(decoder.input[1].shape) == (None, None, None, 8)  # P2
+    assert to_numpy(model(np.zeros((1, 64, 64, 3)))).shape == (1, 64, 64, 3)
+
+
+def test_detail_decoder_without_a_stride_4_level_is_refused():
+    backbone = _PyramidModel()
+    del backbone.pyramid_outputs["P2"]
+    with pytest.raises(ValueError, match="stride-4 'stage2' features"):
+        keras_fastfcn.build_model("fcn_jpu", backbone, 3, decoder_width=4)

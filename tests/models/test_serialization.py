@@ -16,6 +16,7 @@ from tests.helpers import to_numpy
         ("deeplabv3_jpux", {"neck_width": 64}),
         ("fcn_bilinear", {"aux": True}),
         ("psp_fpn", {}),
+        ("encnet_jpu", {"aux": True, "se_loss": True, "decoder_width": 8}),
     ],
 )
 def test_keras_file_round_trip_gives_identical_outputs(name, kwargs, tmp_path):
