@@ -20,10 +20,8 @@ DEFAULT_CROP_SIZE = 480
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from keras_fastfcn.cli.data_options import DATASET_HELP
-    from keras_fastfcn.cli.data_options import dataset_argument
+    from keras_fastfcn.cli.data_options import add_split_arguments
     from keras_fastfcn.cli.model_options import add_model_arguments
-    from keras_fastfcn.config import DATA_FORMATS
     from keras_fastfcn.utils.cli import HelpFormatter
     from keras_fastfcn.utils.cli import OneLineArgumentParser
 
@@ -41,32 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--crop-size x --crop-size for images that fit one crop); "
         "--preset may still name the dataset and sizes",
     )
-    data = parser.add_argument_group("data")
-    data.add_argument(
-        "--dataset",
-        type=dataset_argument,
-        help=f"{DATASET_HELP}; required unless --preset names one",
-    )
-    data.add_argument(
-        "--data-dir",
-        help="the dataset's folder (default: the dataset's own, or the "
-        "preset's training --data-dir)",
-    )
-    data.add_argument(
-        "--data-format",
-        choices=DATA_FORMATS,
-        default="files",
-        help="how the data is stored; tfrecord: --data-dir holds "
-        "fastfcn to-tfrecord output",
-    )
-    data.add_argument(
-        "--split", default="val", help="split to evaluate (train, val, ...)"
-    )
-    data.add_argument(
-        "--max-images",
-        type=int,
-        help="evaluate only the first N images (default: all)",
-    )
+    add_split_arguments(parser, "val", "split to evaluate (train, val, ...)")
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument(
         "--multi-scale",
@@ -106,6 +79,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     a file before the dataset or the model is loaded."""
     from keras_fastfcn.utils.cli import UserError
     from keras_fastfcn.utils.cli import check_model_arguments
+    from keras_fastfcn.utils.cli import check_positive
 
     if args.tflite is not None:
         if not args.tflite.is_file():
@@ -122,13 +96,7 @@ def check_arguments(args: argparse.Namespace) -> None:
             "Name the data with --dataset (or pass --preset RUN_DIR/preset, "
             "whose metadata names it)."
         )
-    for option in ("base_size", "crop_size", "max_images"):
-        value = getattr(args, option)
-        if value is not None and value < 1:
-            raise UserError(
-                f"--{option.replace('_', '-')} must be a positive integer, "
-                f"got {value}."
-            )
+    check_positive(args, "base_size", "crop_size", "max_images")
     if args.num_visualizations < 0:
         raise UserError(
             f"--num-visualizations must be >= 0, got {args.num_visualizations}."

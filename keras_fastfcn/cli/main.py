@@ -16,6 +16,10 @@ from keras_fastfcn.utils.cli import run_cli
 COMMANDS = {
     "train": ("keras_fastfcn.cli.train", "train a model (configs by name)"),
     "evaluate": ("keras_fastfcn.cli.evaluate", "pixAcc / mIoU on a split"),
+    "calibrate": (
+        "keras_fastfcn.cli.calibrate",
+        "fit per-class logit offsets for mIoU",
+    ),
     "predict": ("keras_fastfcn.cli.predict", "segment images, overlays"),
     "export": ("keras_fastfcn.cli.export", "SavedModel, TFLite or ONNX"),
     "convert": (

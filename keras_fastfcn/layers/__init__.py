@@ -5,6 +5,7 @@ same computations live in `keras_fastfcn.fast`.
 """
 
 from keras_fastfcn.layers.aspp import ASPP
+from keras_fastfcn.layers.class_bias import ClassBias
 from keras_fastfcn.layers.detail_decoder import DetailDecoder
 from keras_fastfcn.layers.enc_module import EncModule
 from keras_fastfcn.layers.encoding import Encoding
@@ -20,6 +21,7 @@ from keras_fastfcn.layers.separable import SeparableConvNorm
 
 __all__ = [
     "ASPP",
+    "ClassBias",
     "DetailDecoder",
     "EncModule",
     "Encoding",

@@ -74,6 +74,8 @@ class PresetMetadata:
         dataset: dataset name (`"ade20k"`, `"sample"`, ...) or `None`.
         training: the training configuration (JSON values) or `None`.
         metrics: final evaluation metrics (`{"mean_iou": ...}`) or `None`.
+        calibration: how `fastfcn calibrate` fitted the model's
+            `logit_bias` (split, pixels, mIoU before and after) or `None`.
     """
 
     class_names: tuple[str, ...]
@@ -86,6 +88,7 @@ class PresetMetadata:
     dataset: str | None = None
     training: dict[str, Any] | None = None
     metrics: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
 
     def __post_init__(self):
         names = tuple(str(name) for name in self.class_names)
@@ -127,6 +130,7 @@ class PresetMetadata:
             "dataset": self.dataset,
             "training": self.training,
             "metrics": self.metrics,
+            "calibration": self.calibration,
         }
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from typing import Sequence
 
 import keras
 
@@ -156,6 +157,7 @@ def build_model(
     sync_batch_norm: bool = False,
     dropout: float = 0.1,
     decoder_width: int = 0,
+    logit_bias: Sequence[float] | None = None,
     **backbone_kwargs,
 ) -> SegmentationModel:
     """Build a FastFCN-family segmentation model by name.
@@ -187,6 +189,9 @@ def build_model(
         decoder_width: int, `> 0` adds a stride-4 `DetailDecoder` of this
             width before the final upsampling (not in the paper; for thin
             classes). Default `0` (the paper).
+        logit_bias: one float per class added to the main logits
+            (`ClassBias`; `fastfcn calibrate` fits them after training).
+            Default `None`: none.
         **backbone_kwargs: passed to `ResNetBackbone` (`stem`,
             `base_width`, `multi_grid`).
 
@@ -223,5 +228,6 @@ def build_model(
         sync_batch_norm=sync_batch_norm,
         dropout=dropout,
         decoder_width=decoder_width,
+        logit_bias=logit_bias,
         name=name,
     )

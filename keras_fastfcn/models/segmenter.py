@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import keras
 
 from keras_fastfcn.heads.fcn_head import FCNHead
 from keras_fastfcn.heads.registry import HEADS
 from keras_fastfcn.heads.registry import get_head
+from keras_fastfcn.layers.class_bias import ClassBias
 from keras_fastfcn.layers.common import synchronized_batch_norm
 from keras_fastfcn.layers.detail_decoder import DetailDecoder
 from keras_fastfcn.layers.resize import ResizeLike
@@ -52,6 +55,9 @@ class SegmentationModel(keras.Model):
             first refines them at stride 4 with the backbone's `"stage2"`
             features (not in the paper; draws thin classes such as poles
             that a stride-8 map cannot). Default `0`.
+        logit_bias: optional list of one float per class added to the
+            main logits (`ClassBias`; set after training by `fastfcn
+            calibrate`, not trained). Default `None`: none.
     """
 
     def __init__(
@@ -66,6 +72,7 @@ class SegmentationModel(keras.Model):
         sync_batch_norm: bool = False,
         dropout: float = 0.1,
         decoder_width: int = 0,
+        logit_bias: Sequence[float] | None = None,
         **kwargs,
     ):
         head_spec, neck_spec = get_head(head), get_neck(neck)
@@ -111,6 +118,13 @@ class SegmentationModel(keras.Model):
             head_out = DetailDecoder(
                 num_classes, decoder_width, dropout=dropout, name="decoder"
             )([head_out, features["stage2"]])
+        if logit_bias is not None:
+            if len(logit_bias) != num_classes:
+                raise ValueError(
+                    f"logit_bias holds {len(logit_bias)} values for "
+                    f"{num_classes} classes; pass one per class (or None)."
+                )
+            head_out = ClassBias(logit_bias, name="logit_bias")(head_out)
         logits = ResizeLike(name="logits", dtype="float32")([head_out, inputs])
         outputs = {"logits": logits}
         if aux:
@@ -136,6 +150,9 @@ class SegmentationModel(keras.Model):
         self.sync_batch_norm = sync_batch_norm
         self.dropout = dropout
         self.decoder_width = decoder_width
+        self.logit_bias = (
+            None if logit_bias is None else [float(v) for v in logit_bias]
+        )
 
     def get_config(self):
         return {
@@ -151,6 +168,7 @@ class SegmentationModel(keras.Model):
             "sync_batch_norm": self.sync_batch_norm,
             "dropout": self.dropout,
             "decoder_width": self.decoder_width,
+            "logit_bias": self.logit_bias,
         }
 
     @classmethod

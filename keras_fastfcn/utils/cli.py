@@ -167,6 +167,21 @@ def run_cli(
     return result if isinstance(result, int) else 0
 
 
+def check_positive(args: argparse.Namespace, *options: str) -> None:
+    """Refuse any of `options` (attribute names) given and below 1.
+
+    Raises:
+        UserError: naming the option as typed (`--base-size`).
+    """
+    for option in options:
+        value = getattr(args, option, None)
+        if value is not None and value < 1:
+            raise UserError(
+                f"--{option.replace('_', '-')} must be a positive integer, "
+                f"got {value}."
+            )
+
+
 def check_model_arguments(args: argparse.Namespace) -> None:
     """Check the `add_model_arguments` options without loading anything:
     named files exist and have the right kind, sizes are positive.
@@ -211,13 +226,7 @@ def check_model_arguments(args: argparse.Namespace) -> None:
                 ".keras model use --model-file; convert .pth checkpoints "
                 "with fastfcn convert)."
             )
-    for option in ("num_classes", "neck_width", "base_width"):
-        value = getattr(args, option, None)
-        if value is not None and value < 1:
-            raise UserError(
-                f"--{option.replace('_', '-')} must be a positive integer, "
-                f"got {value}."
-            )
+    check_positive(args, "num_classes", "neck_width", "base_width")
     if getattr(args, "decoder_width", 0) < 0:
         raise UserError(
             "--decoder-width must be 0 (no decoder) or a positive integer, "

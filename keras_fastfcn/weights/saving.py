@@ -86,3 +86,31 @@ def load_weights_exactly(model: keras.Model, path: str | os.PathLike) -> None:
             f"the file holds {held} variables, the model {used}: it was "
             "saved from another architecture"
         )
+
+
+def copy_weights_by_path(source: keras.Model, target: keras.Model) -> None:
+    """Assign every variable of `source` to the variable of `target` with
+    the same path (`variable.path`), whatever order the two models list
+    their layers in (a model rebuilt with an extra weightless layer may
+    order them differently, so `set_weights(get_weights())` would not fit).
+
+    Raises:
+        ValueError: the models' variable paths or shapes differ.
+    """
+    targets = {variable.path: variable for variable in target.weights}
+    sources = {variable.path: variable for variable in source.weights}
+    if sorted(targets) != sorted(sources):
+        missing = sorted(set(targets) - set(sources))[:5]
+        extra = sorted(set(sources) - set(targets))[:5]
+        raise ValueError(
+            "The two models have different variables (only in the target: "
+            f"{missing}; only in the source: {extra}); copy weights between "
+            "models of the same architecture."
+        )
+    for path, variable in sources.items():
+        if tuple(variable.shape) != tuple(targets[path].shape):
+            raise ValueError(
+                f"{path}: shape {tuple(variable.shape)} in the source, "
+                f"{tuple(targets[path].shape)} in the target."
+            )
+        targets[path].assign(variable)

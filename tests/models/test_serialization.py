@@ -17,6 +17,7 @@ from tests.helpers import to_numpy
         ("fcn_bilinear", {"aux": True}),
         ("psp_fpn", {}),
         ("encnet_jpu", {"aux": True, "se_loss": True, "decoder_width": 8}),
+        ("fcn_jpu", {"aux": True, "logit_bias": [0.5, -1.0, 0.25, 0.25]}),
     ],
 )
 def test_keras_file_round_trip_gives_identical_outputs(name, kwargs, tmp_path):
