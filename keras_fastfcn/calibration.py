@@ -2,14 +2,13 @@
 calibrate`).
 
 Class-weighted cross-entropy (ENet or median-frequency weights) and OHEM
-teach a model to over-predict rare classes: building pixels become fence,
-road becomes pavement. Adding a constant offset `bias[c]` to the logits
-of class `c` moves those decision boundaries back without retraining
-("post-hoc logit adjustment", Menon et al., ICLR 2021). The offsets are
-fitted on training images (never on the split you report), by coordinate
-ascent on the dataset mIoU of a random sample of labelled pixels, and
-then live in the model as a `ClassBias` layer, so evaluation, prediction
-and every export apply them.
+teach a model to over-predict rare classes. Adding a constant offset
+`bias[c]` to the logits of class `c` moves those decision boundaries
+back without retraining ("post-hoc logit adjustment", Menon et al.,
+ICLR 2021). The offsets are fitted on training images (never on the
+split you report), by coordinate ascent on the dataset mIoU of a random
+sample of labelled pixels, and then live in the model as a `ClassBias`
+layer, so evaluation, prediction and every export apply them.
 
 TensorFlow-only (reads the data with `tf.data`).
 """
@@ -152,15 +151,13 @@ def fit_logit_bias(
 
 
 def _mean_iou(codes: np.ndarray, num_classes: int) -> float:
-    """Mean IoU from `label * num_classes + prediction` codes."""
-    matrix = np.bincount(codes, minlength=num_classes * num_classes)
-    matrix = matrix.reshape(num_classes, num_classes)
-    intersection = np.diag(matrix)
-    union = matrix.sum(0) + matrix.sum(1) - intersection
-    iou = np.divide(
-        intersection, union, out=np.zeros(num_classes), where=union > 0
-    )
-    return float(iou.mean())
+    """Mean IoU (`ConfusionMatrix.mean_iou`) from `label * num_classes +
+    prediction` codes of valid pixels (no per-call checks: hot loop)."""
+    matrix = ConfusionMatrix(num_classes)
+    matrix.matrix += np.bincount(
+        codes, minlength=num_classes * num_classes
+    ).reshape(num_classes, num_classes)
+    return matrix.mean_iou()
 
 
 def sample_log_probabilities(
