@@ -13,6 +13,7 @@ import dataclasses
 import math
 from pathlib import Path
 from typing import Any
+from typing import Sequence
 
 import yaml
 
@@ -88,6 +89,15 @@ class TrainConfig:
     )
     blur: bool = _field(True, "random Gaussian blur augmentation", "data")
     jitter: bool = _field(False, "random colour jitter augmentation", "data")
+    copy_paste_classes: list[str] | None = _field(
+        None,
+        "classes (names or train ids) whose pixels are pasted from a second "
+        "training example, e.g. '[pole, signsymbol]' (null: off)",
+        "data",
+    )
+    copy_paste_probability: float = _field(
+        0.5, "chance that a training example gets a copy-paste", "data"
+    )
     cache: bool = _field(False, "cache decoded images in memory", "data")
     validate_data: str = _field(
         "auto",
@@ -274,6 +284,14 @@ class TrainConfig:
                 f"{config.devices} (e.g. {config.devices * 2})."
             )
         config.class_weights = _checked_class_weights(config.class_weights)
+        config.copy_paste_classes = _checked_copy_paste_classes(
+            config.copy_paste_classes
+        )
+        if not 0 <= config.copy_paste_probability <= 1:
+            raise ValueError(
+                "copy_paste_probability must be in [0, 1], got "
+                f"{config.copy_paste_probability!r}."
+            )
         if config.ohem_thresh is not None and not (0 < config.ohem_thresh <= 1):
             raise ValueError(
                 "ohem_thresh must be null (OHEM off) or a probability in "
@@ -307,6 +325,56 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _checked_copy_paste_classes(value: Any) -> list[str | int] | None:
+    """`copy_paste_classes` checked; a CLI string ('[pole, sign]' or
+    'pole,sign') is parsed. Names are matched to the dataset's classes
+    when training starts (`resolve_class_ids`)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = yaml.safe_load(
+                text if text.startswith("[") else f"[{text}]"
+            )
+        except yaml.YAMLError:
+            value = None
+    if value is None or value == []:
+        return None
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(c, (str, int)) and not isinstance(c, bool) for c in value
+    ):
+        return list(value)
+    raise ValueError(
+        "copy_paste_classes must be null or a list of class names or train "
+        f"ids, e.g. [pole, signsymbol] (CLI: 'pole,signsymbol'); got {value!r}."
+    )
+
+
+def resolve_class_ids(
+    classes: Sequence[str | int], class_names: Sequence[str]
+) -> list[int]:
+    """Train ids of `classes` (names of `class_names` or ids).
+
+    Raises:
+        ValueError: naming the unknown class and the known ones.
+    """
+    ids = []
+    for item in classes:
+        if isinstance(item, int):
+            if not 0 <= item < len(class_names):
+                raise ValueError(
+                    f"class id {item} is outside 0..{len(class_names) - 1}."
+                )
+            ids.append(item)
+        elif item in class_names:
+            ids.append(list(class_names).index(item))
+        else:
+            raise ValueError(
+                f"unknown class {item!r}; the dataset's classes are "
+                f"{list(class_names)}."
+            )
+    return ids
 
 
 def _checked_class_weights(value: Any) -> str | list[float] | None:

@@ -41,6 +41,7 @@ from keras_fastfcn.callbacks import PredictionImages
 from keras_fastfcn.callbacks import read_backup
 from keras_fastfcn.callbacks import restore_backup
 from keras_fastfcn.config import TrainConfig
+from keras_fastfcn.config import resolve_class_ids
 from keras_fastfcn.data import load_dataset
 from keras_fastfcn.data import make_eval_dataset
 from keras_fastfcn.data import make_train_dataset
@@ -260,6 +261,7 @@ def prepare_run(
         else:
             _check_same_schedule(manifest, config, steps, folder)
             _check_readable(folder.last_checkpoint())
+    copy_paste_ids(config, train_spec)
     if role.is_chief:
         validate_splits(config, [train_spec, val_spec])
     run = TrainingRun(
@@ -287,6 +289,16 @@ def prepare_run(
         folder.path("config.json"), json.dumps(config.to_dict(), indent=2)
     )
     return run
+
+
+def copy_paste_ids(config: TrainConfig, spec) -> list[int] | None:
+    """Train ids of `config.copy_paste_classes` in `spec` (None: off)."""
+    if not config.copy_paste_classes:
+        return None
+    try:
+        return resolve_class_ids(config.copy_paste_classes, spec.class_names)
+    except ValueError as error:
+        raise UserError(f"copy_paste_classes: {error}") from None
 
 
 def _schedule_values(config: TrainConfig, steps: int) -> dict:
@@ -380,6 +392,8 @@ def make_datasets(run: TrainingRun):
         cache=config.cache,
         start_example=consumed,
         shard=shard,
+        copy_paste_classes=copy_paste_ids(config, run.train_spec),
+        copy_paste_probability=config.copy_paste_probability,
     )
     val_data = make_eval_dataset(
         run.val_spec,

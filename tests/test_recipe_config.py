@@ -72,6 +72,38 @@ def test_null_on_the_command_line_switches_off_what_the_yaml_sets(tmp_path):
     assert kept.warmup_steps == 0
 
 
+def test_copy_paste_classes_from_yaml_and_cli(tmp_path):
+    assert TrainConfig().resolved().copy_paste_classes is None
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "copy_paste_classes: [pole, 6]\ncopy_paste_probability: 1\n"
+    )
+    config = _parse(["--config", str(path)])
+    assert (config.copy_paste_classes, config.copy_paste_probability) == (
+        ["pole", 6],
+        1.0,
+    )
+    cli = ["--copy-paste-classes", "pole,signsymbol"]
+    assert _parse(cli).copy_paste_classes == ["pole", "signsymbol"]
+    cli = ["--copy-paste-classes", "[pole]"]
+    assert _parse(cli).copy_paste_classes == ["pole"]
+    off = ["--config", str(path), "--copy-paste-classes", "null"]
+    assert _parse(off).copy_paste_classes is None
+
+
+def test_unknown_copy_paste_class_fails_before_the_run_folder(tmp_path):
+    from keras_fastfcn.data import load_dataset
+    from keras_fastfcn.train import copy_paste_ids
+    from keras_fastfcn.utils.cli import UserError
+
+    spec = load_dataset("sample", None, "train")
+    config = TrainConfig(copy_paste_classes=["pole", "lamp"]).resolved()
+    with pytest.raises(UserError, match="unknown class 'lamp'"):
+        copy_paste_ids(config, spec)
+    config = TrainConfig(copy_paste_classes=["pole", "signsymbol"]).resolved()
+    assert copy_paste_ids(config, spec) == [2, 6]
+
+
 @pytest.mark.parametrize(
     "values, message",
     [
@@ -85,6 +117,9 @@ def test_null_on_the_command_line_switches_off_what_the_yaml_sets(tmp_path):
         ({"warmup_steps": -1}, "warmup_steps must be an int >= 0"),
         ({"warmup_ratio": 1.5}, r"warmup_ratio must be in \[0, 1\]"),
         ({"decoder_width": -1}, "decoder_width must be an int >= 0"),
+        ({"copy_paste_classes": 3}, "copy_paste_classes must be null or a"),
+        ({"copy_paste_classes": [True]}, "copy_paste_classes must be null"),
+        ({"copy_paste_probability": -0.1}, r"copy_paste_probability must be"),
     ],
 )
 def test_bad_values_name_the_key_and_allowed_values(values, message):

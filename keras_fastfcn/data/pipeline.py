@@ -13,6 +13,8 @@ interleaved, through a seeded shuffle buffer; with ``shard`` a worker reads
 only its own shards (multi-worker training with auto-sharding off).
 """
 
+from typing import Sequence
+
 import tensorflow as tf
 
 from keras_fastfcn.data import augment
@@ -23,6 +25,9 @@ from keras_fastfcn.data.tfrecord import make_record_decoder
 EVAL_MODES = ("val", "full")
 _ORDER_STREAM = 0
 _AUGMENT_STREAM = 1
+_PASTE_STREAM = 2
+_DONOR_SEED_OFFSET = 7919
+"""Seed offset of the second example stream that copy-paste draws from."""
 DEFAULT_RECORD_SHUFFLE_BUFFER = 1024
 """Shuffle buffer of TFRecord training data without ``cache``."""
 
@@ -133,6 +138,8 @@ def make_train_dataset(
     num_parallel_calls: int = tf.data.AUTOTUNE,
     start_example: int = 0,
     shard: tuple[int, int] | None = None,
+    copy_paste_classes: Sequence[int] | None = None,
+    copy_paste_probability: float = 0.5,
 ) -> tf.data.Dataset:
     """Endless, shuffled, augmented, batched training data.
 
@@ -163,6 +170,10 @@ def make_train_dataset(
         shard: ``(num_workers, worker_index)``: read only this worker's
             TFRecord shards (every ``num_workers``-th one), for multi-worker
             training with auto-sharding off. TFRecord specs only.
+        copy_paste_classes: train ids whose pixels are pasted from a
+            second, independently shuffled example before the other
+            augmentation (`augment.copy_paste`); `None` or empty: off.
+        copy_paste_probability: chance that an example gets a paste.
 
     Returns:
         A dataset of ``(images, labels)``: float32
@@ -209,31 +220,67 @@ def make_train_dataset(
             jitter=jitter,
         )
 
-    if spec.records:
-        stream = _record_stream(
-            spec, seed, cache, shuffle_buffer, num_parallel_calls, shard
-        ).skip(start_example)
-    elif cache:
-        decoded = tf.data.Dataset.range(num_files).map(
-            lambda i: load_file(i, i)[1:], num_parallel_calls
-        )
-        buffer = num_files if shuffle_buffer is None else shuffle_buffer
-        _positive("shuffle_buffer", buffer)
-        stream = (
-            decoded.cache()
-            .shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-            .repeat()
-            .enumerate()
-            .skip(start_example)
-            .map(lambda i, pair: (i, *pair))
-        )
-    else:
+    def example_stream(stream_seed: int) -> tf.data.Dataset:
+        """Endless ``(index, image, label)`` examples, from
+        ``start_example`` on."""
+        if spec.records:
+            return _record_stream(
+                spec,
+                stream_seed,
+                cache,
+                shuffle_buffer,
+                num_parallel_calls,
+                shard,
+            ).skip(start_example)
+        if cache:
+            decoded = tf.data.Dataset.range(num_files).map(
+                lambda i: load_file(i, i)[1:], num_parallel_calls
+            )
+            buffer = num_files if shuffle_buffer is None else shuffle_buffer
+            _positive("shuffle_buffer", buffer)
+            return (
+                decoded.cache()
+                .shuffle(
+                    buffer, seed=stream_seed, reshuffle_each_iteration=True
+                )
+                .repeat()
+                .enumerate()
+                .skip(start_example)
+                .map(lambda i, pair: (i, *pair))
+            )
         start_epoch, offset = divmod(start_example, num_files)
-        stream = (
-            _file_order(num_files, seed, start_epoch)
+        return (
+            _file_order(num_files, stream_seed, start_epoch)
             .enumerate(start=start_epoch * num_files)
             .skip(offset)
             .map(load_file, num_parallel_calls)
+        )
+
+    stream = example_stream(seed)
+    if copy_paste_classes:
+        class_ids = [int(c) for c in copy_paste_classes]
+        if not 0.0 <= copy_paste_probability <= 1.0:
+            raise ValueError(
+                "copy_paste_probability must be in [0, 1], got "
+                f"{copy_paste_probability!r}."
+            )
+
+        def paste(example, donor):
+            index, image, label = example
+            image, label = augment.copy_paste(
+                image,
+                label,
+                donor[1],
+                donor[2],
+                _stream_seed(seed, _PASTE_STREAM, index),
+                class_ids,
+                copy_paste_probability,
+            )
+            return index, image, label
+
+        donors = example_stream(seed + _DONOR_SEED_OFFSET)
+        stream = tf.data.Dataset.zip((stream, donors)).map(
+            paste, num_parallel_calls
         )
     return (
         stream.map(transform, num_parallel_calls)
