@@ -51,29 +51,25 @@ def test_both_mirror_choices_occur_and_probability_zero_is_identity():
     donor_image, donor_label = _donor()
     columns = set()
     for seed in range(20):
-        _, out = augment.copy_paste(
-            image,
-            label,
-            donor_image,
-            donor_label,
-            tf.constant([seed, 0]),
-            [2, 5],
-            1.0,
-        )
-        out = out.numpy()
+
+        def paste(probability):
+            out = augment.copy_paste(
+                image,
+                label,
+                donor_image,
+                donor_label,
+                tf.constant([seed, 0]),
+                [2, 5],
+                probability,
+            )
+            return [t.numpy() for t in out]
+
+        out = paste(1.0)[1]
         columns.add(int(np.flatnonzero(out[0] == 2)[0]))
         assert np.sum(out == 5) == 2
-        off_image, off_label = augment.copy_paste(
-            image,
-            label,
-            donor_image,
-            donor_label,
-            tf.constant([seed, 0]),
-            [2, 5],
-            0.0,
-        )
-        np.testing.assert_array_equal(off_image.numpy(), image)
-        np.testing.assert_array_equal(off_label.numpy(), label)
+        off_image, off_label = paste(0.0)
+        np.testing.assert_array_equal(off_image, image)
+        np.testing.assert_array_equal(off_label, label)
     assert columns == {1, 6}
 
 
@@ -137,3 +133,23 @@ def test_class_names_resolve_to_train_ids():
         resolve_class_ids(["lamp"], names)
     with pytest.raises(ValueError, match="class id 7 is outside 0..4"):
         resolve_class_ids([7], names)
+
+
+def test_a_resumed_stream_pastes_what_the_full_stream_pasted(spec):
+    def stream(start_example):
+        return make_train_dataset(
+            spec,
+            2,
+            crop_size=6,
+            base_size=6,
+            seed=5,
+            start_example=start_example,
+            copy_paste_classes=[3],
+            copy_paste_probability=0.5,
+        )
+
+    full = [(x.numpy(), y.numpy()) for x, y in stream(0).take(6)]
+    resumed = [(x.numpy(), y.numpy()) for x, y in stream(6).take(3)]
+    for (a_image, a_label), (b_image, b_label) in zip(full[3:], resumed):
+        np.testing.assert_array_equal(a_image, b_image)
+        np.testing.assert_array_equal(a_label, b_label)
