@@ -202,8 +202,9 @@ def sample_log_probabilities(
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}.")
     rng = np.random.default_rng(seed)
-    total = len(spec.pairs) if max_images is None else max_images
-    total = min(total, len(spec.pairs))
+    if max_images is not None:
+        spec = spec.take(max_images)
+    total = len(spec.pairs)
     dataset = make_eval_dataset(spec, mode="full", batch_size=1)
     scores_kept, labels_kept = [], []
     for image, label in tqdm(

@@ -135,12 +135,10 @@ def evaluate_model(
         logits_fn = compiled_logits(model)
     scales = MULTI_SCALES if multi_scale else (1.0,)
     matrix = ConfusionMatrix(spec.num_classes, spec.ignore_label)
+    if max_images is not None:
+        spec = spec.take(max_images)
+    total = len(spec.pairs)
     dataset = make_eval_dataset(spec, mode="full", batch_size=1)
-    total = (
-        len(spec.pairs)
-        if max_images is None
-        else min(max_images, len(spec.pairs))
-    )
     out = str(output_dir) if output_dir else None
     for index, (image, label) in enumerate(
         tqdm(

@@ -153,13 +153,14 @@ def main(argv=None) -> int:
             f"{args.dataset} has {spec.num_classes} classes but the preset's "
             f"model predicts {model.num_classes}; calibrate on its own data."
         )
+    if args.max_images is not None:
+        spec = spec.take(args.max_images)
     log_probs, labels = sample_log_probabilities(
         compiled_logits(model),
         spec,
         fraction=args.fraction,
         base_size=args.base_size,
         crop_size=args.crop_size,
-        max_images=args.max_images,
         seed=args.seed,
     )
     print(f"fitting offsets on {labels.size:,} pixels of {args.split} ...")
@@ -175,7 +176,7 @@ def main(argv=None) -> int:
     record = {
         "split": args.split,
         "dataset": args.dataset,
-        "images": min(args.max_images or len(spec.pairs), len(spec.pairs)),
+        "images": len(spec.pairs),
         "fraction": args.fraction,
         "seed": args.seed,
         "base_size": args.base_size,

@@ -173,6 +173,8 @@ def make_train_dataset(
         copy_paste_classes: train ids whose pixels are pasted from a
             second, independently shuffled example before the other
             augmentation (`augment.copy_paste`); `None` or empty: off.
+            With ``cache`` the donor stream holds its own in-memory copy
+            of the decoded examples (twice the memory).
         copy_paste_probability: chance that an example gets a paste.
 
     Returns:
