@@ -208,7 +208,7 @@ def sample_log_probabilities(
     dataset = make_eval_dataset(spec, mode="full", batch_size=1)
     scores_kept, labels_kept = [], []
     for image, label in tqdm(
-        dataset.take(total), total=total, disable=not progress, desc="sample"
+        dataset, total=total, disable=not progress, desc="sample"
     ):
         scores, _ = predict_multi_scale(
             logits_fn,

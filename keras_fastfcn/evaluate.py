@@ -141,9 +141,7 @@ def evaluate_model(
     dataset = make_eval_dataset(spec, mode="full", batch_size=1)
     out = str(output_dir) if output_dir else None
     for index, (image, label) in enumerate(
-        tqdm(
-            dataset.take(total), total=total, disable=not progress, desc="eval"
-        )
+        tqdm(dataset, total=total, disable=not progress, desc="eval")
     ):
         image, label = image.numpy(), label.numpy()
         _, prediction = predict_multi_scale(
